@@ -1,0 +1,315 @@
+//! The catalog: countries, and the companies → services → payers that deliver in a country,
+//! priced for the query's source currency and amount.
+
+use std::collections::HashMap;
+
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::extract::{query_bool, query_decimal, Path, Query, TenantCtx};
+use super::models::{
+    CompaniesResp, CompanyResp, CountryResp, PayerExchangeRate, ServicePayerResp, ServiceResp,
+};
+use super::{json, AppState};
+use crate::clock;
+use crate::domain::catalog::{Catalog, DeliveryType};
+use crate::error::{ApiError, ApiResult};
+use crate::fixtures::is_currency_code;
+use crate::state::Tenant;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/country/list", get(list))
+        .route("/country/{country_code}", get(all_services))
+        .route("/country/{country_code}/cheapest", get(cheapest))
+        // The seed guide's name for `cheapest`.
+        .route("/country/{country_code}/best", get(cheapest))
+}
+
+async fn list(TenantCtx(tenant): TenantCtx) -> Response {
+    let body: Vec<CountryResp<'_>> = tenant
+        .catalog
+        .countries
+        .iter()
+        .map(|c| CountryResp {
+            code: &c.code,
+            name: &c.name,
+            three_letter_code: &c.three_letter_code,
+        })
+        .collect();
+    json(&body)
+}
+
+#[derive(Deserialize)]
+pub struct CatalogQuery {
+    amount: Option<String>,
+    source_currency: Option<String>,
+    limit: Option<String>,
+    user_token: Option<String>,
+    include_payer_logos: Option<String>,
+    payer_name: Option<String>,
+    destination_currency: Option<String>,
+}
+
+async fn all_services(
+    tenant: TenantCtx,
+    code: Path<String>,
+    q: Query<CatalogQuery>,
+) -> ApiResult<Response> {
+    services(tenant, code, q, false)
+}
+
+async fn cheapest(
+    tenant: TenantCtx,
+    code: Path<String>,
+    q: Query<CatalogQuery>,
+) -> ApiResult<Response> {
+    services(tenant, code, q, true)
+}
+
+/// One payer offer priced for the query.
+struct Offer {
+    payer: usize,
+    /// (destination currency index, rate)
+    rates: Vec<(usize, Decimal)>,
+    fee: Decimal,
+    min_limit: Decimal,
+    max_limit: Decimal,
+    source_amount: Option<Decimal>,
+}
+
+fn services(
+    TenantCtx(tenant): TenantCtx,
+    Path(code): Path<String>,
+    Query(q): Query<CatalogQuery>,
+    cheapest_only: bool,
+) -> ApiResult<Response> {
+    let catalog = &tenant.catalog;
+    if !(2..=3).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(ApiError::bad_request(format!(
+            "country_code {code:?} must be an ISO 3166-1 alpha-3 code such as MEX"
+        )));
+    }
+    let source_currency = q
+        .source_currency
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("USD");
+    if !is_currency_code(source_currency) || catalog.precision(source_currency).is_none() {
+        return Err(ApiError::bad_request(format!(
+            "query parameter source_currency {source_currency:?} is not a supported currency"
+        )));
+    }
+    let amount = query_decimal("amount", q.amount.as_deref())?.unwrap_or(Decimal::from(200));
+    let limit = query_decimal("limit", q.limit.as_deref())?;
+    let logos = query_bool("include_payer_logos", q.include_payer_logos.as_deref())?;
+    if let Some(u) = q.user_token.as_deref().filter(|u| !u.is_empty()) {
+        super::user::user_id(&tenant, u)?;
+    }
+    let payer_name = q
+        .payer_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let destination_currency = q
+        .destination_currency
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+
+    let Some(country) = catalog.country(&code) else {
+        return Ok(json(&CompaniesResp {
+            companies: Vec::new(),
+        }));
+    };
+    let mut offers: Vec<Offer> = Vec::new();
+    for company in catalog
+        .companies
+        .iter()
+        .filter(|c| c.country == country.three_letter_code)
+    {
+        for service in &company.services {
+            for &pi in &service.payers {
+                if let Some(o) = offer(
+                    catalog,
+                    pi,
+                    source_currency,
+                    amount,
+                    limit,
+                    payer_name,
+                    destination_currency,
+                ) {
+                    offers.push(o);
+                }
+            }
+        }
+    }
+    if cheapest_only {
+        offers = keep_cheapest(catalog, offers, amount);
+    }
+    Ok(json(&render(
+        &tenant,
+        country.three_letter_code.as_str(),
+        offers,
+        logos,
+    )))
+}
+
+fn offer(
+    catalog: &Catalog,
+    pi: usize,
+    source_currency: &str,
+    amount: Decimal,
+    limit: Option<Decimal>,
+    payer_name: Option<&str>,
+    destination_currency: Option<&str>,
+) -> Option<Offer> {
+    let payer = &catalog.payers[pi];
+    let pricing = payer.pricing_for(source_currency)?;
+    if let Some(name) = payer_name {
+        if !payer.name.to_lowercase().contains(&name.to_lowercase()) {
+            return None;
+        }
+    }
+    let rates: Vec<(usize, Decimal)> = payer
+        .currencies
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| destination_currency.is_none_or(|d| c.code.eq_ignore_ascii_case(d)))
+        .filter_map(|(i, c)| catalog.rate(pricing, &c.code).map(|r| (i, r)))
+        .collect();
+    if rates.is_empty() {
+        return None;
+    }
+    let source_amount = match limit {
+        Some(limit) => {
+            let sp = catalog.precision(source_currency).unwrap_or(2);
+            let mut s = (limit - pricing.fee)
+                .round_dp_with_strategy(sp, rust_decimal::RoundingStrategy::ToZero);
+            if !pricing.max_limit.is_zero() && s > pricing.max_limit {
+                s = pricing.max_limit;
+            }
+            if s <= Decimal::ZERO || s < pricing.min_limit {
+                return None;
+            }
+            Some(s)
+        }
+        None => {
+            if !pricing.accepts(amount) {
+                return None;
+            }
+            None
+        }
+    };
+    Some(Offer {
+        payer: pi,
+        rates,
+        fee: pricing.fee,
+        min_limit: pricing.min_limit,
+        max_limit: pricing.max_limit,
+        source_amount,
+    })
+}
+
+/// Keeps, per delivery type and destination currency, the payer that delivers the most per unit
+/// paid (amount × rate ÷ (amount + fee)); ties go to the lower fee, then catalog order.
+fn keep_cheapest(catalog: &Catalog, offers: Vec<Offer>, amount: Decimal) -> Vec<Offer> {
+    let mut best: HashMap<(DeliveryType, &str), (Decimal, Decimal, usize)> = HashMap::new();
+    for (oi, o) in offers.iter().enumerate() {
+        let payer = &catalog.payers[o.payer];
+        let sent = o.source_amount.unwrap_or(amount);
+        for &(ci, rate) in &o.rates {
+            let value = (sent * rate).checked_div(sent + o.fee).unwrap_or_default();
+            let key = (payer.delivery_type, &*payer.currencies[ci].code);
+            let better = match best.get(&key) {
+                None => true,
+                Some(&(v, fee, _)) => value > v || (value == v && o.fee < fee),
+            };
+            if better {
+                best.insert(key, (value, o.fee, oi));
+            }
+        }
+    }
+    offers
+        .into_iter()
+        .enumerate()
+        .filter_map(|(oi, mut o)| {
+            let payer = &catalog.payers[o.payer];
+            o.rates.retain(|&(ci, _)| {
+                best.get(&(payer.delivery_type, &*payer.currencies[ci].code))
+                    .map(|b| b.2)
+                    == Some(oi)
+            });
+            (!o.rates.is_empty()).then_some(o)
+        })
+        .collect()
+}
+
+fn render<'a>(
+    tenant: &'a Tenant,
+    country: &'a str,
+    offers: Vec<Offer>,
+    logos: bool,
+) -> CompaniesResp<'a> {
+    let catalog = &tenant.catalog;
+    let now = tenant.now();
+    let mut companies: Vec<(usize, CompanyResp<'a>)> = Vec::new();
+    for o in offers {
+        let payer = &catalog.payers[o.payer];
+        let company = &catalog.companies[payer.company];
+        let view = ServicePayerResp {
+            destination_token: &payer.token,
+            payer_logo: if logos { &payer.logo } else { "" },
+            payer_name: &payer.name,
+            exchange_rate: o
+                .rates
+                .iter()
+                .map(|&(ci, r)| PayerExchangeRate {
+                    currency_symbol: &payer.currencies[ci].code,
+                    exchange_rate: r.into(),
+                })
+                .collect(),
+            fee: o.fee.into(),
+            max_limit: o.max_limit.into(),
+            min_limit: o.min_limit.into(),
+            source_amount: o.source_amount.map(Into::into),
+            number_of_locations: payer.number_of_locations,
+            estimated_availability: clock::format(now + payer.availability_seconds * 1000),
+            additional_description: &payer.additional_description,
+            is_dynamic_token: payer.is_dynamic_token,
+        };
+        let idx = match companies.iter().position(|(ci, _)| *ci == payer.company) {
+            Some(i) => i,
+            None => {
+                companies.push((
+                    payer.company,
+                    CompanyResp {
+                        company_logo: if logos { &company.logo } else { "" },
+                        services: Vec::new(),
+                        rating: company.rating.into(),
+                        description: &company.description,
+                        company_name: &company.name,
+                    },
+                ));
+                companies.len() - 1
+            }
+        };
+        let services = &mut companies[idx].1.services;
+        let delivery = payer.delivery_type.as_str();
+        match services.iter_mut().find(|s| s.delivery_type == delivery) {
+            Some(s) => s.payers.push(view),
+            None => services.push(ServiceResp {
+                country_code: country,
+                delivery_type: delivery,
+                payers: vec![view],
+            }),
+        }
+    }
+    CompaniesResp {
+        companies: companies.into_iter().map(|(_, c)| c).collect(),
+    }
+}

@@ -1,0 +1,131 @@
+//! Extractors that turn every malformed request into MassPay's error shape (never axum's
+//! plain-text rejections): JSON bodies whatever the Content-Type, query strings, path params,
+//! and the caller's tenant.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::Tenant;
+
+/// A JSON body, parsed whatever the Content-Type says (curl's form default included).
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::bad_request(format!("the request body could not be read: {e}"))
+            }
+        })?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// Parses a JSON body into `T`; the error names the field that is wrong.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("a JSON request body is required"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::bad_request(format!(
+                "the request body is not valid JSON for this operation: {inner}"
+            ))
+        } else {
+            ApiError::bad_request(format!("{path}: {inner}"))
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::bad_request(format!("the request body has trailing data: {e}")))?;
+    Ok(value)
+}
+
+/// A query string; unknown parameters are ignored, a malformed one is a 400 naming it.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
+/// Path parameters; a segment that is not valid percent-encoded UTF-8 is a 400.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e| ApiError::bad_request(format!("path: {}", e.body_text())))
+    }
+}
+
+/// The caller's tenant, put in the request by the auth layer.
+pub struct TenantCtx(pub Arc<Tenant>);
+
+impl<S: Send + Sync> FromRequestParts<S> for TenantCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Arc<Tenant>>()
+            .cloned()
+            .map(TenantCtx)
+            .ok_or_else(|| ApiError::Unauthorized("an API key is required".into()))
+    }
+}
+
+/// Reads an optional boolean query parameter (`true`/`false`).
+pub fn query_bool(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
+        Some(v) => Err(ApiError::bad_request(format!(
+            "query parameter {name} must be true or false, not {v:?}"
+        ))),
+    }
+}
+
+/// Reads an optional decimal query parameter (amounts, limits).
+pub fn query_decimal(
+    name: &str,
+    value: Option<&str>,
+) -> Result<Option<rust_decimal::Decimal>, ApiError> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let valid = v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && v.bytes().filter(|b| *b == b'.').count() <= 1;
+    let parsed = valid
+        .then(|| v.parse::<rust_decimal::Decimal>().ok())
+        .flatten()
+        .map(crate::domain::money::round_client_amount)
+        .filter(|d| *d > rust_decimal::Decimal::ZERO);
+    parsed.map(Some).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "query parameter {name} must be a positive number, not {v:?}"
+        ))
+    })
+}

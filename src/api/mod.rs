@@ -1,0 +1,158 @@
+//! The HTTP surface. One module per MassPay resource, each with its `router()`; this module
+//! merges them under every API-version prefix and puts the shared layers around them.
+//!
+//! A request's way through: path normalisation → routing → auth (API key → tenant) → handler
+//! (parse into domain types) → the tenant's simulation → a response model.
+
+mod account;
+mod attribute;
+mod catalog;
+pub mod extract;
+pub mod models;
+mod payout;
+mod user;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::Store;
+
+/// The 0.1.x version prefixes; all behave the same.
+pub const V0_PREFIXES: &[&str] = &["/v0.1.0", "/v0.1.1", "/v0.1.2", "/v0.1.3", "/v0.1.4"];
+
+/// Request bodies larger than this are refused with 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What every handler can reach: the store of tenants (and through it the shared catalog).
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+}
+
+/// Serialises a response model to a 200 JSON response.
+pub fn json<T: Serialize + ?Sized>(body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut r = (StatusCode::OK, bytes).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        Err(e) => ApiError::Internal(format!("response serialisation failed: {e}")).into_response(),
+    }
+}
+
+/// The MassPay operations of API 0.1.x (paths without a version prefix).
+fn masspay_v0() -> Router<AppState> {
+    Router::new()
+        .merge(account::router())
+        .merge(user::router())
+        .merge(catalog::router())
+        .merge(attribute::router())
+        .merge(payout::router())
+}
+
+/// The whole application, ready to serve.
+pub fn app(state: AppState) -> Router {
+    let mut masspay = Router::new();
+    let v0 = masspay_v0().route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    for prefix in V0_PREFIXES {
+        masspay = masspay.nest(prefix, v0.clone());
+    }
+    Router::new()
+        .route("/health", get(health))
+        .merge(masspay)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::cors::CorsLayer::permissive())
+        .with_state(state)
+}
+
+/// Collapses `//` and drops a trailing `/` before routing, so `/v0.1.4//user/` finds `/user`.
+pub fn normalize_path(mut req: Request) -> Request {
+    let path = req.uri().path();
+    let needs = path.contains("//") || (path.len() > 1 && path.ends_with('/'));
+    if !needs {
+        return req;
+    }
+    let mut clean = String::with_capacity(path.len());
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        clean.push('/');
+        clean.push_str(seg);
+    }
+    if clean.is_empty() {
+        clean.push('/');
+    }
+    if let Some(q) = req.uri().query() {
+        clean.push('?');
+        clean.push_str(q);
+    }
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = clean.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+/// Reads the API key from `Authorization` (`Bearer KEY`, any case, or the raw key the SDKs send)
+/// and puts the caller's tenant in the request.
+async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let key = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(api_key)
+        .unwrap_or("");
+    if key.is_empty() {
+        return ApiError::Unauthorized(
+            "the Authorization header with your API key is missing".into(),
+        )
+        .into_response();
+    }
+    let Some(tenant) = state.store.tenant(key) else {
+        return ApiError::Unauthorized("the API key is not valid for this sandbox".into())
+            .into_response();
+    };
+    req.extensions_mut().insert(tenant);
+    next.run(req).await
+}
+
+/// `Bearer K` (scheme word in any case) and `K` name the same key.
+pub fn api_key(header: &str) -> &str {
+    let h = header.trim();
+    match h.split_once(char::is_whitespace) {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => h,
+    }
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+async fn health() -> Response {
+    json(&Health { status: "ok" })
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no operation at {}", uri.path()))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

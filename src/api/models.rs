@@ -1,0 +1,251 @@
+//! Response models, exactly as the reference names them: field names, types, enums. Required
+//! fields are always present (`""` when there is nothing to say); optional ones are omitted
+//! when empty.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::clock;
+use crate::domain::catalog::Catalog;
+use crate::domain::money::Amount;
+use crate::domain::payout::{CommitOutcome, Payout};
+use crate::domain::token;
+use crate::domain::user::User;
+
+#[derive(Serialize)]
+pub struct AvailableBalanceTxnResp<'a> {
+    pub token: &'a str,
+    pub balance: Amount,
+    pub currency_code: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct StoredUser<'a> {
+    pub user_token: String,
+    pub status: &'static str,
+    pub created_on: String,
+    pub internal_user_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address1: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address2: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_province: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<&'a str>,
+    pub country: &'a str,
+    pub first_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub middle_name: Option<&'a str>,
+    pub last_name: &'a str,
+    pub email: &'a str,
+    pub language: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mobile_number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub business_name: Option<&'a str>,
+    pub timezone: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<&'a Map<String, Value>>,
+}
+
+impl<'a> StoredUser<'a> {
+    pub fn from(u: &'a User) -> Self {
+        let p = &u.profile;
+        StoredUser {
+            user_token: token::format(token::USER, u.id),
+            status: u.status.as_str(),
+            created_on: clock::format(u.created_on),
+            internal_user_id: &p.internal_user_id,
+            address1: p.address1.as_deref(),
+            address2: p.address2.as_deref(),
+            city: p.city.as_deref(),
+            state_province: p.state_province.as_deref(),
+            postal_code: p.postal_code.as_deref(),
+            country: &p.country,
+            first_name: &p.first_name,
+            middle_name: p.middle_name.as_deref(),
+            last_name: &p.last_name,
+            email: &p.email,
+            language: &p.language,
+            mobile_number: p.mobile_number.as_deref(),
+            business_name: p.business_name.as_deref(),
+            timezone: &u.timezone,
+            date_of_birth: p.date_of_birth.map(|d| d.format("%Y-%m-%d").to_string()),
+            metadata: p.metadata.as_ref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct FoundUser<'a> {
+    pub user_token: String,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub internal_user_id: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct PayoutTxnResp<'a> {
+    pub payout_token: String,
+    pub client_transfer_id: &'a str,
+    pub source_currency_code: &'a str,
+    pub destination_currency_code: &'a str,
+    pub source_token: &'a str,
+    pub destination_token: &'a str,
+    pub destination_amount: Amount,
+    pub source_amount: Amount,
+    pub attr_set_token: String,
+    pub exchange_rate: Amount,
+    pub fee: Amount,
+    pub expiration: String,
+    pub pickup_code: &'a str,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payer_logo: Option<&'a str>,
+    pub payer_name: &'a str,
+    pub delivery_type: &'static str,
+    pub country_code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<&'a RawValue>,
+    pub estimated_availability: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<&'a str>,
+}
+
+impl<'a> PayoutTxnResp<'a> {
+    /// `payout_token` is the payout's token, or `NSF`/`DUPLICATE` for refused initiations.
+    pub fn from(
+        catalog: &'a Catalog,
+        p: &'a Payout,
+        payout_token: String,
+        include_logo: bool,
+    ) -> Self {
+        let payer = &catalog.payers[p.payer as usize];
+        let funding = &catalog.funding_accounts[p.funding as usize];
+        PayoutTxnResp {
+            payout_token,
+            client_transfer_id: p.client_transfer_id.as_deref().unwrap_or(""),
+            source_currency_code: &funding.currency,
+            destination_currency_code: &payer.currencies[p.destination_currency as usize].code,
+            source_token: &funding.token,
+            destination_token: &payer.token,
+            destination_amount: p.destination_amount.into(),
+            source_amount: p.source_amount.into(),
+            attr_set_token: p
+                .attr_set
+                .map(|s| token::format(token::ATTR_SET, s))
+                .unwrap_or_default(),
+            exchange_rate: p.exchange_rate.into(),
+            fee: p.fee.into(),
+            expiration: clock::format(p.expiration),
+            pickup_code: p.pickup_code.as_deref().unwrap_or(""),
+            status: p.status.as_str(),
+            payer_logo: include_logo.then_some(payer.logo.as_str()),
+            payer_name: &payer.name,
+            delivery_type: payer.delivery_type.as_str(),
+            country_code: &payer.country,
+            metadata: p.metadata.as_deref(),
+            estimated_availability: clock::format(p.estimated_availability),
+            status_reason: p.status_reason.as_deref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct PayoutTxnCommitResp<'a> {
+    pub payout_token: String,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pickup_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<String>,
+}
+
+impl<'a> PayoutTxnCommitResp<'a> {
+    pub fn from(p: &'a Payout, outcome: &CommitOutcome) -> Self {
+        PayoutTxnCommitResp {
+            payout_token: token::format(token::PAYOUT, p.id),
+            status: outcome.status().as_str(),
+            pickup_code: p.pickup_code.as_deref(),
+            errors: outcome.errors(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct AttrsRequirement<'a> {
+    pub token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attr_set_token: Option<String>,
+    pub label: &'a str,
+    pub validation: &'a str,
+    pub is_optional: bool,
+    pub value: &'a str,
+    pub expected_value: &'a str,
+    #[serde(rename = "type")]
+    pub attr_type: &'a str,
+    pub input_type: &'a str,
+    pub last_attr_value_used: bool,
+}
+
+#[derive(Serialize)]
+pub struct AttrSetToken {
+    pub attr_set_token: String,
+}
+
+#[derive(Serialize)]
+pub struct CountryResp<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub three_letter_code: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct CompaniesResp<'a> {
+    pub companies: Vec<CompanyResp<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct CompanyResp<'a> {
+    pub company_logo: &'a str,
+    pub services: Vec<ServiceResp<'a>>,
+    pub rating: Amount,
+    pub description: &'a str,
+    pub company_name: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct ServiceResp<'a> {
+    pub country_code: &'a str,
+    pub delivery_type: &'static str,
+    pub payers: Vec<ServicePayerResp<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct ServicePayerResp<'a> {
+    pub destination_token: &'a str,
+    pub payer_logo: &'a str,
+    pub payer_name: &'a str,
+    pub exchange_rate: Vec<PayerExchangeRate<'a>>,
+    pub fee: Amount,
+    pub max_limit: Amount,
+    pub min_limit: Amount,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_amount: Option<Amount>,
+    pub number_of_locations: u32,
+    pub estimated_availability: String,
+    pub additional_description: &'a str,
+    pub is_dynamic_token: bool,
+}
+
+#[derive(Serialize)]
+pub struct PayerExchangeRate<'a> {
+    pub currency_symbol: &'a str,
+    pub exchange_rate: Amount,
+}

@@ -1,0 +1,125 @@
+//! Payouts: initiate (quote), commit, status and a user's payout list.
+
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::extract::{query_bool, query_decimal, Json, Path, Query, TenantCtx};
+use super::models::{PayoutTxnCommitResp, PayoutTxnResp};
+use super::{json, AppState};
+use crate::domain::payout::{parse_payout_request, PayoutTxnBody};
+use crate::domain::token;
+use crate::error::{ApiError, ApiResult};
+use crate::state::{InitiateOutcome, Tenant};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/payout/{user_token}", get(list).post(initiate))
+        .route(
+            "/payout/{user_token}/{payout_token}",
+            get(status).put(commit),
+        )
+}
+
+fn payout_id(tenant: &Tenant, user: Uuid, text: &str) -> ApiResult<Uuid> {
+    token::parse(text, token::PAYOUT)
+        .filter(|id| tenant.payout(user, *id).is_some())
+        .ok_or_else(|| ApiError::not_found(format!("payout {text:?} was not found for this user")))
+}
+
+#[derive(Deserialize)]
+struct InitiateQuery {
+    limit: Option<String>,
+}
+
+async fn initiate(
+    TenantCtx(tenant): TenantCtx,
+    Path(user_token): Path<String>,
+    Query(q): Query<InitiateQuery>,
+    Json(body): Json<PayoutTxnBody>,
+) -> ApiResult<Response> {
+    let user = super::user::user_id(&tenant, &user_token)?;
+    let limit = query_decimal("limit", q.limit.as_deref())?;
+    let req = parse_payout_request(&tenant.catalog, body, limit)?;
+    let catalog = &tenant.catalog;
+    let outcome = tenant.initiate_payout(user, req)?;
+    Ok(match &outcome {
+        InitiateOutcome::Created(p) => json(&PayoutTxnResp::from(
+            catalog,
+            p,
+            token::format(token::PAYOUT, p.id),
+            false,
+        )),
+        InitiateOutcome::InsufficientFunds(p) => {
+            json(&PayoutTxnResp::from(catalog, p, "NSF".into(), false))
+        }
+        InitiateOutcome::Duplicate(p) => {
+            json(&PayoutTxnResp::from(catalog, p, "DUPLICATE".into(), false))
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    include_payer_logos: Option<String>,
+}
+
+async fn list(
+    TenantCtx(tenant): TenantCtx,
+    Path(user_token): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let user = super::user::user_id(&tenant, &user_token)?;
+    let logos = query_bool("include_payer_logos", q.include_payer_logos.as_deref())?;
+    let payouts = tenant.user_payouts(user).unwrap_or_default();
+    let body: Vec<PayoutTxnResp<'_>> = payouts
+        .iter()
+        .map(|p| {
+            PayoutTxnResp::from(
+                &tenant.catalog,
+                p,
+                token::format(token::PAYOUT, p.id),
+                logos,
+            )
+        })
+        .collect();
+    Ok(json(&body))
+}
+
+#[derive(Deserialize)]
+struct StatusQuery {
+    force_status_update: Option<String>,
+    include_payer_logo: Option<String>,
+}
+
+async fn status(
+    TenantCtx(tenant): TenantCtx,
+    Path((user_token, payout_token)): Path<(String, String)>,
+    Query(q): Query<StatusQuery>,
+) -> ApiResult<Response> {
+    let user = super::user::user_id(&tenant, &user_token)?;
+    query_bool("force_status_update", q.force_status_update.as_deref())?;
+    let logo = query_bool("include_payer_logo", q.include_payer_logo.as_deref())?;
+    let id = payout_id(&tenant, user, &payout_token)?;
+    let p = tenant
+        .payout(user, id)
+        .ok_or_else(|| ApiError::not_found("payout"))?;
+    Ok(json(&PayoutTxnResp::from(
+        &tenant.catalog,
+        &p,
+        token::format(token::PAYOUT, p.id),
+        logo,
+    )))
+}
+
+async fn commit(
+    TenantCtx(tenant): TenantCtx,
+    Path((user_token, payout_token)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let user = super::user::user_id(&tenant, &user_token)?;
+    let id = payout_id(&tenant, user, &payout_token)?;
+    let (p, outcome) = tenant.commit_payout(user, id, None, None)?;
+    Ok(json(&PayoutTxnCommitResp::from(&p, &outcome)))
+}

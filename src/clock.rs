@@ -1,0 +1,113 @@
+//! The test clock. Each tenant's "now" is `--start-time` (default: the real time at start-up)
+//! plus the wall time elapsed since start-up plus whatever the tenant advanced. Quote expiry and
+//! settlement read this clock, so tests move time instead of sleeping.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Instant;
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+
+/// Milliseconds since the Unix epoch: how instants are stored (8 bytes, ordered, exact).
+pub type Millis = i64;
+
+/// The process-wide origin of every tenant clock.
+#[derive(Clone, Copy, Debug)]
+pub struct ClockOrigin {
+    start: Millis,
+    started: Instant,
+}
+
+impl ClockOrigin {
+    pub fn new(start_time: Option<DateTime<Utc>>) -> Self {
+        let start = start_time.unwrap_or_else(Utc::now).timestamp_millis();
+        ClockOrigin {
+            start,
+            started: Instant::now(),
+        }
+    }
+
+    fn elapsed_now(&self) -> Millis {
+        self.start + i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX / 2)
+    }
+}
+
+/// One tenant's clock: the shared origin plus the tenant's own advances.
+#[derive(Debug)]
+pub struct TenantClock {
+    origin: ClockOrigin,
+    offset: AtomicI64,
+}
+
+impl TenantClock {
+    pub fn new(origin: ClockOrigin) -> Self {
+        TenantClock {
+            origin,
+            offset: AtomicI64::new(0),
+        }
+    }
+
+    pub fn now(&self) -> Millis {
+        self.origin.elapsed_now() + self.offset.load(Ordering::Relaxed)
+    }
+
+    /// Moves this tenant's time forward; returns the new now.
+    pub fn advance(&self, seconds: i64) -> Millis {
+        self.offset
+            .fetch_add(seconds.saturating_mul(1000), Ordering::Relaxed);
+        self.now()
+    }
+
+    /// Back to the shared origin (what `reset` does).
+    pub fn reset(&self) {
+        self.offset.store(0, Ordering::Relaxed);
+    }
+}
+
+/// RFC 3339 in UTC with a `Z` and whole seconds, as MassPay's samples show instants.
+pub fn format(ms: Millis) -> String {
+    match Utc.timestamp_millis_opt(ms).single() {
+        Some(t) => t.to_rfc3339_opts(SecondsFormat::Secs, true),
+        None => String::new(),
+    }
+}
+
+/// The calendar date (`YYYY-MM-DD`) of an instant, UTC.
+pub fn date(ms: Millis) -> chrono::NaiveDate {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.date_naive())
+        .unwrap_or_default()
+}
+
+/// Parses `--start-time`.
+pub fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{text:?} is not an RFC 3339 time (e.g. 2026-01-01T00:00:00Z): {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advance_moves_only_this_tenant() {
+        let origin = ClockOrigin::new(Some(parse_rfc3339("2026-01-01T00:00:00Z").unwrap()));
+        let a = TenantClock::new(origin);
+        let b = TenantClock::new(origin);
+        let before = b.now();
+        a.advance(3600);
+        assert!(a.now() - b.now() >= 3_599_000);
+        assert!(b.now() - before < 1000);
+        a.reset();
+        assert!((a.now() - b.now()).abs() < 1000);
+        assert_eq!(
+            format(
+                parse_rfc3339("2026-01-01T00:00:00Z")
+                    .unwrap()
+                    .timestamp_millis()
+            ),
+            "2026-01-01T00:00:00Z"
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! The simulation's vocabulary and rules, free of HTTP and of storage layout: money, tokens, the
+//! catalog, users, attributes and payouts. Request bodies are parsed here into domain types
+//! ("parse, don't validate"); each business rule lives in one function.
+
+pub mod attribute;
+pub mod catalog;
+pub mod money;
+pub mod payout;
+pub mod token;
+pub mod user;
+
+/// Collects every problem of a request, so one 400 can list them all.
+#[derive(Debug, Default)]
+pub struct Problems(pub Vec<String>);
+
+impl Problems {
+    pub fn new() -> Self {
+        Problems(Vec::new())
+    }
+
+    pub fn push(&mut self, problem: impl Into<String>) {
+        self.0.push(problem.into());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A required, non-blank string field.
+    pub fn required(&mut self, name: &str, value: Option<String>, max_len: usize) -> String {
+        match value {
+            Some(v) if !v.trim().is_empty() => {
+                self.max_len(name, &v, max_len);
+                v
+            }
+            Some(_) => {
+                self.push(format!("{name} must not be empty"));
+                String::new()
+            }
+            None => {
+                self.push(format!("{name} is required"));
+                String::new()
+            }
+        }
+    }
+
+    /// An optional string field: blank counts as absent.
+    pub fn optional(
+        &mut self,
+        name: &str,
+        value: Option<String>,
+        max_len: usize,
+    ) -> Option<String> {
+        let v = value.filter(|v| !v.trim().is_empty())?;
+        self.max_len(name, &v, max_len);
+        Some(v)
+    }
+
+    fn max_len(&mut self, name: &str, value: &str, max_len: usize) {
+        if value.chars().count() > max_len {
+            self.push(format!("{name} must be at most {max_len} characters"));
+        }
+    }
+
+    /// Ends parsing: `Ok(value)` if nothing was wrong, else a 400 listing every problem.
+    pub fn finish<T>(self, what: &str, value: T) -> Result<T, crate::error::ApiError> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(crate::error::ApiError::invalid(
+                format!("invalid {what}"),
+                self.0,
+            ))
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Exact decimal money: parsing amounts from JSON text, rounding per currency, and writing them
+//! back as JSON numbers.
+//!
+//! Amounts never pass through `f64`. A request amount is read from the JSON number's own text,
+//! rounded to 15 significant digits (what a JavaScript client's double can mean), and must then
+//! fit the currency's precision. Responses write the normalised decimal text as a JSON number.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+/// Significant digits a JSON number from a double-based client can carry meaningfully.
+const SIGNIFICANT_DIGITS: u32 = 15;
+
+/// An exact amount, serialised as a JSON number (never a string, never through `f64`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Amount(pub Decimal);
+
+impl Amount {
+    pub const ZERO: Amount = Amount(Decimal::ZERO);
+
+    pub fn value(self) -> Decimal {
+        self.0
+    }
+}
+
+impl From<Decimal> for Amount {
+    fn from(d: Decimal) -> Self {
+        Amount(d)
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.normalize())
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // `Decimal`'s Display never uses an exponent, so the text is a valid JSON number.
+        let text = self.0.normalize().to_string();
+        match RawValue::from_string(text) {
+            Ok(raw) => raw.serialize(serializer),
+            Err(e) => Err(serde::ser::Error::custom(e)),
+        }
+    }
+}
+
+/// Parses the text of a JSON value holding a number (or, for fixtures, a numeric string) into an
+/// exact decimal, without a floating-point round trip.
+pub fn decimal_from_json_text(text: &str, allow_string: bool) -> Result<Decimal, String> {
+    let text = text.trim();
+    let numeric = if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        if !allow_string {
+            return Err("must be a JSON number, not a string".into());
+        }
+        inner.trim()
+    } else {
+        text
+    };
+    let first = numeric.chars().next();
+    if !matches!(first, Some('-' | '0'..='9')) {
+        return Err("must be a number".into());
+    }
+    let parsed = if numeric.contains(['e', 'E']) {
+        Decimal::from_scientific(numeric)
+    } else {
+        Decimal::from_str(numeric)
+    };
+    parsed.map_err(|_| "is not a number this API can represent (too large or too precise)".into())
+}
+
+/// Rounds a request amount to the significant digits a double-based client can mean.
+pub fn round_client_amount(d: Decimal) -> Decimal {
+    d.round_sf_with_strategy(SIGNIFICANT_DIGITS, RoundingStrategy::MidpointAwayFromZero)
+        .unwrap_or(d)
+        .normalize()
+}
+
+/// Rounds a derived amount half-up to `precision` decimal places.
+pub fn round_to_precision(d: Decimal, precision: u32) -> Decimal {
+    d.round_dp_with_strategy(precision, RoundingStrategy::MidpointAwayFromZero)
+        .normalize()
+}
+
+/// Does `d` need no more than `precision` decimal places?
+pub fn fits_precision(d: Decimal, precision: u32) -> bool {
+    d.normalize().scale() <= precision
+}
+
+/// Reads a request amount: a JSON number (not a string), rounded to 15 significant digits, then
+/// positive and within `precision` decimals. The error names the field.
+pub fn parse_request_amount(name: &str, raw: &RawValue, precision: u32) -> Result<Decimal, String> {
+    let d = decimal_from_json_text(raw.get(), false).map_err(|e| format!("{name} {e}"))?;
+    let d = round_client_amount(d);
+    if d <= Decimal::ZERO {
+        return Err(format!("{name} must be greater than zero"));
+    }
+    if !fits_precision(d, precision) {
+        return Err(format!("{name} has more than {precision} decimal places"));
+    }
+    Ok(d)
+}
+
+/// Serde helper for fixture files: accepts a JSON number or a numeric string, read exactly.
+pub fn deserialize_fixture_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    let raw = Box::<RawValue>::deserialize(d)?;
+    decimal_from_json_text(raw.get(), true).map_err(serde::de::Error::custom)
+}
+
+/// Serde helper for optional fixture decimals.
+pub fn deserialize_fixture_decimal_opt<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Decimal>, D::Error> {
+    let raw = Option::<Box<RawValue>>::deserialize(d)?;
+    match raw {
+        None => Ok(None),
+        Some(raw) if raw.get() == "null" => Ok(None),
+        Some(raw) => decimal_from_json_text(raw.get(), true)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn reads_numbers_exactly_from_their_text() {
+        assert_eq!(
+            decimal_from_json_text("100.5", false).unwrap(),
+            dec("100.5")
+        );
+        assert_eq!(decimal_from_json_text("1e2", false).unwrap(), dec("100"));
+        assert_eq!(decimal_from_json_text("0.1", false).unwrap(), dec("0.1"));
+        assert!(decimal_from_json_text("\"1.5\"", false).is_err());
+        assert_eq!(decimal_from_json_text("\"1.5\"", true).unwrap(), dec("1.5"));
+        assert!(decimal_from_json_text("1e400", false).is_err());
+        assert!(decimal_from_json_text("true", false).is_err());
+    }
+
+    #[test]
+    fn client_amounts_round_to_fifteen_significant_digits() {
+        // 0.1 + 0.2 as a JavaScript client prints it.
+        assert_eq!(round_client_amount(dec("0.30000000000000004")), dec("0.3"));
+        assert_eq!(round_client_amount(dec("100.50")), dec("100.5"));
+    }
+
+    #[test]
+    fn precision_and_rounding() {
+        assert!(fits_precision(dec("10.10"), 2));
+        assert!(!fits_precision(dec("10.101"), 2));
+        assert_eq!(round_to_precision(dec("0.125"), 2), dec("0.13"));
+        assert_eq!(round_to_precision(dec("0.124"), 2), dec("0.12"));
+    }
+
+    #[test]
+    fn serialises_as_a_plain_json_number() {
+        let json = serde_json::to_string(&Amount(dec("0.00001050"))).unwrap();
+        assert_eq!(json, "0.0000105");
+        let json = serde_json::to_string(&Amount(dec("1234567890.123456789012345678"))).unwrap();
+        assert_eq!(json, "1234567890.123456789012345678");
+    }
+}

@@ -1,0 +1,288 @@
+//! Payees: the `User`/`UpdateUser` request bodies parsed into a [`UserProfile`], and the rules
+//! for them (required fields, formats, age, the derived timezone).
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::catalog::Catalog;
+use super::Problems;
+use crate::clock::Millis;
+use crate::error::ApiError;
+
+const NAME_MAX: usize = 255;
+const INTERNAL_ID_MAX: usize = 75;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum UserStatus {
+    Active,
+    Locked,
+    Deactive,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "ACTIVE",
+            UserStatus::Locked => "LOCKED",
+            UserStatus::Deactive => "DEACTIVE",
+        }
+    }
+}
+
+/// Everything a client says about a user.
+#[derive(Clone, Debug)]
+pub struct UserProfile {
+    pub internal_user_id: String,
+    pub address1: Option<String>,
+    pub address2: Option<String>,
+    pub city: Option<String>,
+    pub state_province: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: String,
+    pub first_name: String,
+    pub middle_name: Option<String>,
+    pub last_name: String,
+    pub email: String,
+    pub language: String,
+    pub mobile_number: Option<String>,
+    pub business_name: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub metadata: Option<Map<String, Value>>,
+    pub notify_user: bool,
+}
+
+impl UserProfile {
+    /// The key that makes e-mail addresses unique per tenant.
+    pub fn email_key(&self) -> String {
+        self.email.trim().to_lowercase()
+    }
+}
+
+/// A stored user.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: Uuid,
+    pub status: UserStatus,
+    pub created_on: Millis,
+    pub timezone: String,
+    pub profile: UserProfile,
+}
+
+/// The body of `POST /user` (and, with `status`, of `PUT /user/{token}`) as sent.
+#[derive(Deserialize, Default)]
+pub struct UserBody {
+    pub status: Option<String>,
+    pub internal_user_id: Option<String>,
+    pub address1: Option<String>,
+    pub address2: Option<String>,
+    pub city: Option<String>,
+    pub state_province: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+    pub first_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub language: Option<String>,
+    pub mobile_number: Option<String>,
+    pub business_name: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub metadata: Option<Value>,
+    pub notify_user: Option<bool>,
+    /// Read-only fields a client may echo back from a stored user; ignored.
+    #[serde(default)]
+    pub created_on: Option<Value>,
+}
+
+/// Which body is being parsed: create (`User`) or update (`UpdateUser`, which requires more).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum UserBodyKind {
+    Create,
+    Update,
+}
+
+/// Parses a user body; `today` is the tenant clock's date (for the age rule).
+pub fn parse_profile(
+    body: UserBody,
+    kind: UserBodyKind,
+    today: NaiveDate,
+) -> Result<(UserProfile, Option<UserStatus>), ApiError> {
+    let mut p = Problems::new();
+    let status = match (kind, body.status.as_deref()) {
+        (UserBodyKind::Create, _) => None,
+        (UserBodyKind::Update, Some("ACTIVE")) => Some(UserStatus::Active),
+        (UserBodyKind::Update, Some("DEACTIVE")) => Some(UserStatus::Deactive),
+        (UserBodyKind::Update, Some(other)) => {
+            p.push(format!("status must be ACTIVE or DEACTIVE, not {other:?}"));
+            None
+        }
+        (UserBodyKind::Update, None) => {
+            p.push("status is required");
+            None
+        }
+    };
+    let internal_user_id = p.required("internal_user_id", body.internal_user_id, INTERNAL_ID_MAX);
+    if !internal_user_id.is_empty()
+        && !internal_user_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+,-./_~".contains(c))
+    {
+        p.push("internal_user_id may contain only letters, digits and + , - . / _ ~");
+    }
+    let update = kind == UserBodyKind::Update;
+    let field = |p: &mut Problems, name: &str, v: Option<String>| {
+        if update {
+            Some(p.required(name, v, NAME_MAX))
+        } else {
+            p.optional(name, v, NAME_MAX)
+        }
+    };
+    let address1 = field(&mut p, "address1", body.address1);
+    let city = field(&mut p, "city", body.city);
+    let state_province = field(&mut p, "state_province", body.state_province);
+    let postal_code = field(&mut p, "postal_code", body.postal_code);
+    let address2 = p.optional("address2", body.address2, NAME_MAX);
+    let country = p.required("country", body.country, 3);
+    if !country.is_empty()
+        && !(country.len() == 3 && country.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        p.push("country must be an ISO 3166-1 alpha-3 code such as USA or MEX");
+    }
+    let first_name = p.required("first_name", body.first_name, NAME_MAX);
+    let middle_name = p.optional("middle_name", body.middle_name, NAME_MAX);
+    let last_name = p.required("last_name", body.last_name, NAME_MAX);
+    let email = p.required("email", body.email, NAME_MAX);
+    let language = p
+        .optional("language", body.language, 16)
+        .unwrap_or_else(|| "en".into());
+    let mobile_number = p.optional("mobile_number", body.mobile_number, 20);
+    if let Some(m) = &mobile_number {
+        if !m.bytes().all(|b| b.is_ascii_digit()) {
+            p.push("mobile_number must contain digits only");
+        }
+    }
+    let business_name = p.optional("business_name", body.business_name, NAME_MAX);
+    let date_of_birth = match p.optional("date_of_birth", body.date_of_birth, 10) {
+        None => None,
+        Some(text) => match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+            Ok(d) if text.len() == 10 => {
+                if age_on(d, today) < 18 {
+                    p.push("date_of_birth: the user must be at least 18 years old");
+                }
+                Some(d)
+            }
+            _ => {
+                p.push("date_of_birth must be a date in the form YYYY-MM-DD");
+                None
+            }
+        },
+    };
+    let metadata = match body.metadata {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(m),
+        Some(_) => {
+            p.push("metadata must be a JSON object");
+            None
+        }
+    };
+    let profile = UserProfile {
+        internal_user_id,
+        address1,
+        address2,
+        city,
+        state_province,
+        postal_code,
+        country,
+        first_name,
+        middle_name,
+        last_name,
+        email,
+        language,
+        mobile_number,
+        business_name,
+        date_of_birth,
+        metadata,
+        notify_user: body.notify_user.unwrap_or(false),
+    };
+    p.finish("user", (profile, status))
+}
+
+fn age_on(born: NaiveDate, today: NaiveDate) -> i32 {
+    let mut age = today.year() - born.year();
+    if (today.month(), today.day()) < (born.month(), born.day()) {
+        age -= 1;
+    }
+    age
+}
+
+/// The timezone MassPay would derive for a user: by US state where it is known, else the
+/// catalog country's zone, else UTC.
+pub fn derive_timezone(catalog: &Catalog, country: &str, state: Option<&str>) -> String {
+    if country == "USA" {
+        if let Some(state) = state {
+            let zone = match state.trim().to_ascii_uppercase().as_str() {
+                "CA" | "WA" | "OR" | "NV" => Some("America/Los_Angeles"),
+                "AZ" => Some("America/Phoenix"),
+                "CO" | "UT" | "NM" | "MT" | "WY" | "ID" => Some("America/Denver"),
+                "TX" | "IL" | "MN" | "WI" | "MO" | "IA" | "LA" | "OK" | "KS" | "NE" | "AL"
+                | "AR" | "MS" | "TN" | "SD" | "ND" => Some("America/Chicago"),
+                "AK" => Some("America/Anchorage"),
+                "HI" => Some("Pacific/Honolulu"),
+                _ => None,
+            };
+            if let Some(zone) = zone {
+                return zone.to_string();
+            }
+        }
+    }
+    catalog
+        .country(country)
+        .map(|c| c.timezone.clone())
+        .unwrap_or_else(|| "UTC".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+    }
+
+    #[test]
+    fn lists_every_missing_field_at_once() {
+        let err = parse_profile(UserBody::default(), UserBodyKind::Create, today()).unwrap_err();
+        let ApiError::BadRequest { details, .. } = err else {
+            panic!()
+        };
+        for f in [
+            "internal_user_id",
+            "country",
+            "first_name",
+            "last_name",
+            "email",
+        ] {
+            assert!(
+                details.iter().any(|d| d.starts_with(f)),
+                "{f} missing from {details:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn minors_are_refused() {
+        let body = UserBody {
+            internal_user_id: Some("a".into()),
+            country: Some("USA".into()),
+            first_name: Some("A".into()),
+            last_name: Some("B".into()),
+            email: Some("a@b.c".into()),
+            date_of_birth: Some("2010-01-01".into()),
+            ..Default::default()
+        };
+        assert!(parse_profile(body, UserBodyKind::Create, today()).is_err());
+    }
+}

@@ -1,0 +1,204 @@
+//! # masspay-sandbox
+//!
+//! A local, stateful simulator of MassPay's payout REST API. Point a MassPay client at it instead
+//! of `staging-api`: balances, users, the catalog, attributes and payouts behave like the real
+//! API, money moves exactly, and every API key is its own isolated sandbox.
+//!
+//! It runs as a binary (`cargo run --release`) or, as here, inside a Rust test:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use masspay_sandbox::Sandbox;
+//!
+//! let sandbox = Sandbox::builder().seed(42).start().await?;
+//! let base = format!("{}/v0.1.4", sandbox.base_url());
+//! assert!(base.starts_with("http://127.0.0.1:"));
+//! // Point your MassPay client at `base`, with any API key as `Authorization: Bearer KEY`.
+//! // The sandbox stops when `sandbox` is dropped.
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod api;
+pub mod clock;
+pub mod domain;
+pub mod error;
+pub mod fixtures;
+pub mod state;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::ServiceExt as _;
+use chrono::{DateTime, Utc};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tower::ServiceExt as _;
+
+use crate::api::AppState;
+use crate::clock::ClockOrigin;
+use crate::state::Store;
+
+/// Everything a sandbox is started with (the CLI flags, or the builder's choices).
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    /// A directory whose fixture files replace the embedded ones.
+    pub fixtures: Option<PathBuf>,
+    /// Only these API keys are accepted; empty = any non-empty key.
+    pub api_keys: Vec<String>,
+    /// Seeds each tenant's token generator (with its API key) for reproducible tokens.
+    pub seed: Option<u64>,
+    /// The test clock's starting time (default: now).
+    pub start_time: Option<DateTime<Utc>>,
+}
+
+/// Why a sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Fixtures(#[from] fixtures::FixtureError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// Loads the fixtures and builds the shared state. Fails, naming file and entry, on any problem.
+pub fn build_state(config: &Config) -> Result<AppState, StartError> {
+    let catalog = match &config.fixtures {
+        Some(dir) => fixtures::load(fixtures::Source::Dir(dir))?,
+        None => fixtures::load(fixtures::Source::Embedded)?,
+    };
+    let allowed: Option<HashSet<String>> = (!config.api_keys.is_empty()).then(|| {
+        config
+            .api_keys
+            .iter()
+            .map(|k| api::api_key(k).to_string())
+            .collect()
+    });
+    let store = Store::new(
+        Arc::new(catalog),
+        ClockOrigin::new(config.start_time),
+        config.seed,
+        allowed,
+    );
+    Ok(AppState {
+        store: Arc::new(store),
+    })
+}
+
+/// Binds the configured address (port 0 = a free port).
+pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
+    let host = if config.host.is_empty() {
+        "127.0.0.1"
+    } else {
+        config.host.as_str()
+    };
+    let addr = format!("{host}:{}", config.port);
+    TcpListener::bind(&addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = api::app(state).map_request(api::normalize_path);
+    axum::serve(listener, app.into_make_service())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A sandbox running in this process on its own port; it stops when dropped.
+pub struct Sandbox {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Sandbox {
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder {
+            config: Config {
+                host: "127.0.0.1".into(),
+                ..Config::default()
+            },
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` — add `/v0.1.4` for the MassPay API.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Chooses what a [`Sandbox`] starts with.
+pub struct SandboxBuilder {
+    config: Config,
+}
+
+impl SandboxBuilder {
+    /// Replaces the embedded fixtures with the files of `dir`.
+    pub fn fixtures_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.fixtures = Some(dir.into());
+        self
+    }
+
+    /// Accept only this key (call again for more).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.config.api_keys.push(key.into());
+        self
+    }
+
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = Some(seed);
+        self
+    }
+
+    pub fn start_time(mut self, at: DateTime<Utc>) -> Self {
+        self.config.start_time = Some(at);
+        self
+    }
+
+    /// Loads the fixtures, binds a free port and serves in the background.
+    pub async fn start(self) -> Result<Sandbox, StartError> {
+        let state = build_state(&self.config)?;
+        let listener = bind(&self.config).await?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: "local address".into(),
+            source,
+        })?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = serve(listener, state, async move {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        Ok(Sandbox {
+            addr,
+            stop: Some(stop),
+        })
+    }
+}

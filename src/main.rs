@@ -1,0 +1,143 @@
+//! The `masspay-sandbox` binary: flags (each with a `MASSPAY_SANDBOX_*` env twin) → config →
+//! serve until SIGINT/SIGTERM.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use masspay_sandbox::{bind, build_state, clock, serve, Config};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "masspay-sandbox",
+    version,
+    about = "A local, stateful simulator of MassPay's payout API"
+)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "MASSPAY_SANDBOX_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 = pick a free one).
+    #[arg(long, env = "MASSPAY_SANDBOX_PORT", default_value_t = 8080)]
+    port: u16,
+    /// Directory of fixture files replacing the embedded ones (file by file).
+    #[arg(long, env = "MASSPAY_SANDBOX_FIXTURES")]
+    fixtures: Option<PathBuf>,
+    /// Accept only this API key (repeatable; default: any non-empty key).
+    #[arg(
+        long = "api-key",
+        env = "MASSPAY_SANDBOX_API_KEY",
+        value_delimiter = ','
+    )]
+    api_key: Vec<String>,
+    /// Seed for deterministic tokens (per tenant, combined with its API key).
+    #[arg(long, env = "MASSPAY_SANDBOX_SEED")]
+    seed: Option<u64>,
+    /// Initial test-clock time, RFC 3339 (default: now).
+    #[arg(long = "start-time", env = "MASSPAY_SANDBOX_START_TIME", value_parser = clock::parse_rfc3339)]
+    start_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Log format.
+    #[arg(long = "log-format", env = "MASSPAY_SANDBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let config = Config {
+        host: cli.host,
+        port: cli.port,
+        fixtures: cli.fixtures,
+        api_keys: cli.api_key,
+        seed: cli.seed,
+        start_time: cli.start_time,
+    };
+    // Everything that can be wrong with the configuration is found before a socket is opened.
+    let state = match build_state(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("masspay-sandbox: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("masspay-sandbox: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match bind(&config).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("masspay-sandbox: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("masspay-sandbox: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = out.flush();
+        drop(out);
+        tracing::info!(%addr, "masspay-sandbox ready");
+        match serve(listener, state, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("masspay-sandbox: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MASSPAY_SANDBOX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,75 @@
+//! The store of tenants. Every distinct API key is its own sandbox, seeded from the fixtures on
+//! first use. Tenants live in a sharded map, so requests of different keys never wait on one lock.
+
+mod tenant;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+pub use tenant::{AttrKey, InitiateOutcome, PayoutRequest, Tenant};
+
+use crate::clock::ClockOrigin;
+use crate::domain::catalog::Catalog;
+
+pub struct Store {
+    catalog: Arc<Catalog>,
+    origin: ClockOrigin,
+    seed: Option<u64>,
+    /// `Some`: only these keys are accepted (`--api-key`); `None`: any non-empty key.
+    allowed_keys: Option<HashSet<String>>,
+    tenants: DashMap<Box<str>, Arc<Tenant>>,
+}
+
+impl Store {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        origin: ClockOrigin,
+        seed: Option<u64>,
+        allowed_keys: Option<HashSet<String>>,
+    ) -> Self {
+        Store {
+            catalog,
+            origin,
+            seed,
+            allowed_keys,
+            tenants: DashMap::new(),
+        }
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// The tenant of an API key, created from the fixtures on first use; `None` for a key that
+    /// is not accepted.
+    pub fn tenant(&self, key: &str) -> Option<Arc<Tenant>> {
+        if key.is_empty() {
+            return None;
+        }
+        if let Some(allowed) = &self.allowed_keys {
+            if !allowed.contains(key) {
+                return None;
+            }
+        }
+        if let Some(t) = self.tenants.get(key) {
+            return Some(Arc::clone(&t));
+        }
+        let entry = self
+            .tenants
+            .entry(key.into())
+            .or_insert_with(|| Arc::new(self.fresh_tenant(key)));
+        Some(Arc::clone(&entry))
+    }
+
+    /// Puts a tenant back to the fixtures' initial state (clock too).
+    pub fn reset(&self, key: &str) {
+        self.tenants
+            .insert(key.into(), Arc::new(self.fresh_tenant(key)));
+    }
+
+    fn fresh_tenant(&self, key: &str) -> Tenant {
+        Tenant::new(Arc::clone(&self.catalog), self.origin, self.seed, key)
+    }
+}

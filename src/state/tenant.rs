@@ -1,0 +1,502 @@
+//! One tenant's simulation: its users, attribute sets, payouts, balances and clock, and the
+//! operations that change them atomically. Rules come from `domain`; this module owns the locks.
+//!
+//! Lock order, everywhere: a payout entry, then a balance. Nothing here awaits while holding one.
+
+use std::sync::{Arc, RwLock};
+
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::clock::{ClockOrigin, Millis, TenantClock};
+use crate::domain::attribute::{self, AttrSet, AttrValueBody};
+use crate::domain::catalog::Catalog;
+use crate::domain::payout::{
+    self, CommitContext, CommitOutcome, ForcedOutcome, Magic, Payout, PayoutStatus, Quote,
+};
+use crate::domain::token::{self, TokenSource};
+use crate::domain::user::{User, UserProfile, UserStatus};
+use crate::error::{ApiError, ApiResult};
+
+pub use crate::domain::payout::PayoutRequest;
+
+/// (user, payer index, index of the destination currency in the payer's list).
+pub type AttrKey = (Uuid, u32, u16);
+
+struct UserRecord {
+    user: User,
+    payouts: Vec<Uuid>,
+}
+
+pub struct Tenant {
+    pub catalog: Arc<Catalog>,
+    pub clock: TenantClock,
+    tokens: TokenSource,
+    users: DashMap<Uuid, UserRecord>,
+    emails: DashMap<String, Uuid>,
+    payouts: DashMap<Uuid, Payout>,
+    transfer_ids: DashMap<Box<str>, Uuid>,
+    /// One balance per funding account, in the catalog's order.
+    balances: Vec<RwLock<Decimal>>,
+    attributes: DashMap<AttrKey, AttrSet>,
+    /// Requirements added on top of the catalog's (by the `additional_attributes` scenario or
+    /// its magic amount); they stay once added.
+    extra_requirements: DashMap<AttrKey, Vec<usize>>,
+}
+
+/// What initiating a payout produced.
+pub enum InitiateOutcome {
+    Created(Payout),
+    /// Balance below `source_amount + fee`: nothing stored (`payout_token: "NSF"`).
+    InsufficientFunds(Payout),
+    /// `client_transfer_id` already used (`payout_token: "DUPLICATE"`).
+    Duplicate(Payout),
+}
+
+impl Tenant {
+    pub fn new(catalog: Arc<Catalog>, origin: ClockOrigin, seed: Option<u64>, key: &str) -> Self {
+        let balances = catalog
+            .funding_accounts
+            .iter()
+            .map(|a| RwLock::new(a.initial_balance))
+            .collect();
+        Tenant {
+            clock: TenantClock::new(origin),
+            tokens: TokenSource::new(seed, key),
+            users: DashMap::new(),
+            emails: DashMap::new(),
+            payouts: DashMap::new(),
+            transfer_ids: DashMap::new(),
+            balances,
+            attributes: DashMap::new(),
+            extra_requirements: DashMap::new(),
+            catalog,
+        }
+    }
+
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    // ----- balances -------------------------------------------------------------------------
+
+    pub fn balance(&self, funding: usize) -> Decimal {
+        match self.balances[funding].read() {
+            Ok(b) => *b,
+            Err(p) => **p.get_ref(),
+        }
+    }
+
+    pub fn balances(&self) -> Vec<(usize, Decimal)> {
+        (0..self.balances.len())
+            .map(|i| (i, self.balance(i)))
+            .collect()
+    }
+
+    pub fn set_balance(&self, funding: usize, value: Decimal) {
+        let mut b = self.balances[funding]
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        *b = value;
+    }
+
+    // ----- users ----------------------------------------------------------------------------
+
+    pub fn create_user(&self, profile: UserProfile) -> ApiResult<User> {
+        let id = self.tokens.next();
+        match self.emails.entry(profile.email_key()) {
+            Entry::Occupied(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "email {:?} is already used by another user",
+                    profile.email
+                )))
+            }
+            Entry::Vacant(v) => {
+                v.insert(id);
+            }
+        }
+        let timezone = crate::domain::user::derive_timezone(
+            &self.catalog,
+            &profile.country,
+            profile.state_province.as_deref(),
+        );
+        let user = User {
+            id,
+            status: UserStatus::Active,
+            created_on: self.now(),
+            timezone,
+            profile,
+        };
+        self.users.insert(
+            id,
+            UserRecord {
+                user: user.clone(),
+                payouts: Vec::new(),
+            },
+        );
+        Ok(user)
+    }
+
+    pub fn user(&self, id: Uuid) -> Option<User> {
+        self.users.get(&id).map(|r| r.user.clone())
+    }
+
+    pub fn user_exists(&self, id: Uuid) -> bool {
+        self.users.contains_key(&id)
+    }
+
+    pub fn users(&self) -> Vec<User> {
+        let mut all: Vec<User> = self.users.iter().map(|r| r.user.clone()).collect();
+        all.sort_by_key(|u| (u.created_on, u.id));
+        all
+    }
+
+    pub fn update_user(
+        &self,
+        id: Uuid,
+        profile: UserProfile,
+        status: UserStatus,
+    ) -> ApiResult<User> {
+        let mut record = self.users.get_mut(&id).ok_or_else(|| {
+            ApiError::not_found(format!("user {}", token::format(token::USER, id)))
+        })?;
+        let old_key = record.user.profile.email_key();
+        let new_key = profile.email_key();
+        if old_key != new_key {
+            match self.emails.entry(new_key) {
+                Entry::Occupied(_) => {
+                    return Err(ApiError::bad_request(format!(
+                        "email {:?} is already used by another user",
+                        profile.email
+                    )))
+                }
+                Entry::Vacant(v) => {
+                    v.insert(id);
+                }
+            }
+            self.emails.remove(&old_key);
+        }
+        record.user.timezone = crate::domain::user::derive_timezone(
+            &self.catalog,
+            &profile.country,
+            profile.state_province.as_deref(),
+        );
+        record.user.profile = profile;
+        record.user.status = status;
+        Ok(record.user.clone())
+    }
+
+    /// Finds a user by internal id and/or e-mail and first name; every criterion given must match.
+    pub fn lookup_user(
+        &self,
+        email: Option<&str>,
+        first_name: Option<&str>,
+        internal_user_id: Option<&str>,
+    ) -> Option<User> {
+        let matches = |u: &User| {
+            email.is_none_or(|e| u.profile.email.trim().eq_ignore_ascii_case(e.trim()))
+                && first_name
+                    .is_none_or(|f| u.profile.first_name.trim().eq_ignore_ascii_case(f.trim()))
+                && internal_user_id.is_none_or(|i| u.profile.internal_user_id == i)
+        };
+        if let Some(e) = email {
+            let id = *self.emails.get(&e.trim().to_lowercase())?;
+            return self.user(id).filter(|u| matches(u));
+        }
+        let mut found: Vec<User> = self
+            .users
+            .iter()
+            .filter(|r| matches(&r.user))
+            .map(|r| r.user.clone())
+            .collect();
+        found.sort_by_key(|u| (u.created_on, u.id));
+        found.into_iter().next()
+    }
+
+    // ----- attributes -----------------------------------------------------------------------
+
+    /// The requirements of (user, destination, currency): the catalog's plus any added ones.
+    pub fn requirements(&self, key: AttrKey) -> Vec<usize> {
+        let payer = &self.catalog.payers[key.1 as usize];
+        let mut reqs = payer.currencies[key.2 as usize].requirements.clone();
+        if let Some(extra) = self.extra_requirements.get(&key) {
+            for r in extra.iter() {
+                if !reqs.contains(r) {
+                    reqs.push(*r);
+                }
+            }
+        }
+        reqs
+    }
+
+    /// Adds a requirement to (user, destination, currency); it stays.
+    pub fn add_requirement(&self, key: AttrKey, requirement: usize) {
+        let mut extra = self.extra_requirements.entry(key).or_default();
+        if !extra.contains(&requirement) {
+            extra.push(requirement);
+        }
+    }
+
+    pub fn attribute_set(&self, key: AttrKey) -> Option<AttrSet> {
+        self.attributes.get(&key).map(|s| s.clone())
+    }
+
+    pub fn attribute_sets(&self) -> Vec<(AttrKey, AttrSet)> {
+        self.attributes
+            .iter()
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect()
+    }
+
+    /// Merges and validates values into the set of `key`; nothing is stored if any value fails.
+    pub fn store_attributes(
+        &self,
+        key: AttrKey,
+        attr_set_token: Option<&str>,
+        values: Vec<AttrValueBody>,
+    ) -> ApiResult<Uuid> {
+        let requirements = self.requirements(key);
+        let check_token = |existing: Option<Uuid>| -> ApiResult<()> {
+            match attr_set_token {
+                None => Ok(()),
+                Some(t) if token::parse(t, token::ATTR_SET).is_some() && token::parse(t, token::ATTR_SET) == existing => Ok(()),
+                Some(t) => Err(ApiError::bad_request(format!(
+                    "attr_set_token {t:?} is not the attribute set of this user, destination and currency"
+                ))),
+            }
+        };
+        match self.attributes.entry(key) {
+            Entry::Occupied(mut o) => {
+                check_token(Some(o.get().id))?;
+                let merged = attribute::merge_and_validate(
+                    &self.catalog,
+                    &requirements,
+                    Some(o.get()),
+                    values,
+                )?;
+                o.get_mut().values = merged;
+                Ok(o.get().id)
+            }
+            Entry::Vacant(v) => {
+                check_token(None)?;
+                let merged =
+                    attribute::merge_and_validate(&self.catalog, &requirements, None, values)?;
+                let id = self.tokens.next();
+                v.insert(AttrSet { id, values: merged });
+                Ok(id)
+            }
+        }
+    }
+
+    // ----- payouts --------------------------------------------------------------------------
+
+    /// Quotes and stores a new PENDING payout — or answers NSF/DUPLICATE without storing one.
+    pub fn initiate_payout(&self, user: Uuid, req: PayoutRequest) -> ApiResult<InitiateOutcome> {
+        if !self.user_exists(user) {
+            return Err(ApiError::not_found(format!(
+                "user {}",
+                token::format(token::USER, user)
+            )));
+        }
+        let catalog = &self.catalog;
+        let payer = &catalog.payers[req.payer];
+        let funding = &catalog.funding_accounts[req.funding];
+        let dest = &payer.currencies[req.destination_currency];
+        let pricing = payer.pricing_for(&funding.currency).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "this destination does not accept {} as source currency",
+                funding.currency
+            ))
+        })?;
+        let rate = catalog
+            .rate(pricing, &dest.code)
+            .ok_or_else(|| ApiError::bad_request("no exchange rate for this currency pair"))?;
+        let sp = catalog.precision(&funding.currency).unwrap_or(2);
+        let dp = catalog.precision(&dest.code).unwrap_or(2);
+        let q: Quote = payout::quote(pricing, rate, sp, dp, req.amounts)?;
+        let key: AttrKey = (user, req.payer as u32, req.destination_currency as u16);
+        let existing_set = self.attributes.get(&key).map(|s| s.id);
+        if let Some(t) = &req.attr_set_token {
+            if token::parse(t, token::ATTR_SET).is_none()
+                || token::parse(t, token::ATTR_SET) != existing_set
+            {
+                return Err(ApiError::bad_request(format!(
+                    "attr_set_token {t:?} is not an attribute set of this user for this destination and currency"
+                )));
+            }
+        }
+        let now = self.now();
+        let magic = req.requested_amount().and_then(Magic::of);
+        let id = self.tokens.next();
+        let pickup_code = (payer.delivery_type == crate::domain::catalog::DeliveryType::CashPickup)
+            .then(|| format!("{:08}", self.tokens.next_below(100_000_000)).into_boxed_str());
+        let mut p = Payout {
+            id,
+            user,
+            payer: req.payer as u32,
+            funding: req.funding as u16,
+            destination_currency: req.destination_currency as u16,
+            source_amount: q.source_amount,
+            destination_amount: q.destination_amount,
+            exchange_rate: q.exchange_rate,
+            fee: q.fee,
+            created: now,
+            expiration: now + self.catalog.quote_ttl_seconds * 1000,
+            estimated_availability: now + payer.availability_seconds * 1000,
+            status: PayoutStatus::Pending,
+            status_reason: None,
+            client_transfer_id: req.client_transfer_id.as_deref().map(Into::into),
+            metadata: req.metadata,
+            attr_set: existing_set,
+            pickup_code,
+            magic,
+            notify_user: req.notify_user,
+            debited: false,
+        };
+        let short = |p: &Payout| self.balance(req.funding) < p.debit();
+        match &req.client_transfer_id {
+            Some(ctid) => match self.transfer_ids.entry(ctid.as_str().into()) {
+                Entry::Occupied(_) => {
+                    p.status = PayoutStatus::Cancelled;
+                    p.status_reason = Some("client_transfer_id was already used".into());
+                    return Ok(InitiateOutcome::Duplicate(p));
+                }
+                Entry::Vacant(v) => {
+                    if short(&p) {
+                        p.status = PayoutStatus::Cancelled;
+                        p.status_reason = Some("Insufficient funds".into());
+                        return Ok(InitiateOutcome::InsufficientFunds(p));
+                    }
+                    v.insert(id);
+                }
+            },
+            None => {
+                if short(&p) {
+                    p.status = PayoutStatus::Cancelled;
+                    p.status_reason = Some("Insufficient funds".into());
+                    return Ok(InitiateOutcome::InsufficientFunds(p));
+                }
+            }
+        }
+        self.payouts.insert(id, p.clone());
+        if let Some(mut u) = self.users.get_mut(&user) {
+            u.payouts.push(id);
+        }
+        Ok(InitiateOutcome::Created(p))
+    }
+
+    /// One payout of a user, as of now.
+    pub fn payout(&self, user: Uuid, id: Uuid) -> Option<Payout> {
+        let mut p = self
+            .payouts
+            .get(&id)
+            .filter(|p| p.user == user)
+            .map(|p| p.clone())?;
+        p.refresh(self.now());
+        Some(p)
+    }
+
+    /// A user's payouts, oldest first, as of now.
+    pub fn user_payouts(&self, user: Uuid) -> Option<Vec<Payout>> {
+        let ids = self.users.get(&user)?.payouts.clone();
+        let now = self.now();
+        Some(
+            ids.iter()
+                .filter_map(|id| self.payouts.get(id).map(|p| p.clone()))
+                .map(|mut p| {
+                    p.refresh(now);
+                    p
+                })
+                .collect(),
+        )
+    }
+
+    pub fn all_payouts(&self) -> Vec<Payout> {
+        let now = self.now();
+        let mut all: Vec<Payout> = self
+            .payouts
+            .iter()
+            .map(|p| {
+                let mut p = p.clone();
+                p.refresh(now);
+                p
+            })
+            .collect();
+        all.sort_by_key(|p| (p.created, p.id));
+        all
+    }
+
+    /// Commits a payout: decides with [`payout::decide_commit`] and applies the outcome while
+    /// holding the payout's entry and then its balance, so a payout is debited at most once
+    /// whatever the interleaving.
+    pub fn commit_payout(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        forced: Option<ForcedOutcome>,
+        extra_requirement: Option<usize>,
+    ) -> ApiResult<(Payout, CommitOutcome)> {
+        let not_found =
+            || ApiError::not_found(format!("payout {}", token::format(token::PAYOUT, id)));
+        let mut entry = self.payouts.get_mut(&id).ok_or_else(not_found)?;
+        if entry.user != user {
+            return Err(not_found());
+        }
+        let now = self.now();
+        entry.refresh(now);
+        let key: AttrKey = (user, entry.payer, entry.destination_currency);
+        let magic_forced = match entry.magic {
+            Some(Magic::Nsf) => Some(ForcedOutcome::Nsf),
+            Some(Magic::ExpiredRate) => Some(ForcedOutcome::ExRateExpired),
+            Some(Magic::Failure) => Some(ForcedOutcome::Failure(payout::REASON_FAILURE.into())),
+            Some(Magic::AdditionalAttributes) | None => None,
+        };
+        let adds_requirement = entry.status == PayoutStatus::Pending
+            && (extra_requirement.is_some() || entry.magic == Some(Magic::AdditionalAttributes));
+        if adds_requirement {
+            if let Some(r) = extra_requirement.or_else(|| self.catalog.additional_requirement()) {
+                self.add_requirement(key, r);
+            }
+        }
+        let requirements = self.requirements(key);
+        let set = self.attribute_set(key);
+        let missing = attribute::missing(&self.catalog, &requirements, set.as_ref());
+        let payer = &self.catalog.payers[entry.payer as usize];
+        let mut balance = self.balances[entry.funding as usize]
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        let outcome = payout::decide_commit(
+            &entry,
+            payer.delivery_type,
+            CommitContext {
+                now,
+                missing_attributes: &missing,
+                available_balance: *balance,
+                forced: forced.or(magic_forced),
+            },
+        );
+        match &outcome {
+            CommitOutcome::Success { next } => {
+                debug_assert!(!entry.debited);
+                *balance -= entry.debit();
+                entry.debited = true;
+                entry.status = *next;
+                entry.status_reason = None;
+                entry.attr_set = set.map(|s| s.id);
+            }
+            CommitOutcome::ExRateExpired => {
+                entry.status = PayoutStatus::Cancelled;
+                entry.status_reason = Some(payout::REASON_EXPIRED.into());
+            }
+            CommitOutcome::Failure(reason) => {
+                entry.status = PayoutStatus::Error;
+                entry.status_reason = Some(reason.as_str().into());
+            }
+            CommitOutcome::Duplicate | CommitOutcome::Nsf | CommitOutcome::AddtlAttrReq(_) => {}
+        }
+        drop(balance);
+        Ok((entry.clone(), outcome))
+    }
+}
