@@ -20,6 +20,7 @@
 //! # }
 //! ```
 
+pub mod admin;
 pub mod api;
 pub mod clock;
 pub mod domain;

@@ -65,13 +65,19 @@ fn masspay_v0() -> Router<AppState> {
 /// The whole application, ready to serve.
 pub fn app(state: AppState) -> Router {
     let mut masspay = Router::new();
-    let v0 = masspay_v0().route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    let v0 = masspay_v0().route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        authenticate_and_record,
+    ));
     for prefix in V0_PREFIXES {
         masspay = masspay.nest(prefix, v0.clone());
     }
+    let admin = crate::admin::router()
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .route("/health", get(health))
         .merge(masspay)
+        .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -108,9 +114,49 @@ pub fn normalize_path(mut req: Request) -> Request {
     req
 }
 
+/// [`authenticate`], then records the request and its answer in the tenant's journal.
+async fn authenticate_and_record(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let idempotency_key = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let tenant = match resolve_tenant(&state, &req) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let mut req = req;
+    req.extensions_mut().insert(std::sync::Arc::clone(&tenant));
+    let response = next.run(req).await;
+    tenant.journal.record(crate::state::journal::JournalEntry {
+        method,
+        path,
+        status: response.status().as_u16(),
+        idempotency_key,
+        at: tenant.now(),
+    });
+    response
+}
+
 /// Reads the API key from `Authorization` (`Bearer KEY`, any case, or the raw key the SDKs send)
 /// and puts the caller's tenant in the request.
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    match resolve_tenant(&state, &req) {
+        Ok(tenant) => {
+            req.extensions_mut().insert(tenant);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn resolve_tenant(state: &AppState, req: &Request) -> Result<Arc<crate::state::Tenant>, ApiError> {
     let key = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -118,17 +164,14 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         .map(api_key)
         .unwrap_or("");
     if key.is_empty() {
-        return ApiError::Unauthorized(
+        return Err(ApiError::Unauthorized(
             "the Authorization header with your API key is missing".into(),
-        )
-        .into_response();
+        ));
     }
-    let Some(tenant) = state.store.tenant(key) else {
-        return ApiError::Unauthorized("the API key is not valid for this sandbox".into())
-            .into_response();
-    };
-    req.extensions_mut().insert(tenant);
-    next.run(req).await
+    state
+        .store
+        .tenant(key)
+        .ok_or_else(|| ApiError::Unauthorized("the API key is not valid for this sandbox".into()))
 }
 
 /// `Bearer K` (scheme word in any case) and `K` name the same key.

@@ -116,6 +116,9 @@ pub struct PayoutTxnResp<'a> {
     pub estimated_availability: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<&'a str>,
+    /// Only in the admin state dump (and 1.0.0 history), never in a 0.1.4 payout answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_token: Option<String>,
 }
 
 impl<'a> PayoutTxnResp<'a> {
@@ -153,6 +156,7 @@ impl<'a> PayoutTxnResp<'a> {
             metadata: p.metadata.as_deref(),
             estimated_availability: clock::format(p.estimated_availability),
             status_reason: p.status_reason.as_deref(),
+            user_token: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The store of tenants. Every distinct API key is its own sandbox, seeded from the fixtures on
 //! first use. Tenants live in a sharded map, so requests of different keys never wait on one lock.
 
+pub mod journal;
 mod tenant;
 
 use std::collections::HashSet;

@@ -10,6 +10,7 @@ use dashmap::DashMap;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::journal::Journal;
 use crate::clock::{ClockOrigin, Millis, TenantClock};
 use crate::domain::attribute::{self, AttrSet, AttrValueBody};
 use crate::domain::catalog::Catalog;
@@ -31,6 +32,7 @@ struct UserRecord {
 }
 
 pub struct Tenant {
+    key: Box<str>,
     pub catalog: Arc<Catalog>,
     pub clock: TenantClock,
     tokens: TokenSource,
@@ -44,6 +46,9 @@ pub struct Tenant {
     /// Requirements added on top of the catalog's (by the `additional_attributes` scenario or
     /// its magic amount); they stay once added.
     extra_requirements: DashMap<AttrKey, Vec<usize>>,
+    pub journal: Journal,
+    /// Scenarios activated for this tenant (`PUT /_sandbox/scenario`), until reset or DELETE.
+    pub scenarios: RwLock<Vec<String>>,
 }
 
 /// What initiating a payout produced.
@@ -63,6 +68,7 @@ impl Tenant {
             .map(|a| RwLock::new(a.initial_balance))
             .collect();
         Tenant {
+            key: key.into(),
             clock: TenantClock::new(origin),
             tokens: TokenSource::new(seed, key),
             users: DashMap::new(),
@@ -72,12 +78,23 @@ impl Tenant {
             balances,
             attributes: DashMap::new(),
             extra_requirements: DashMap::new(),
+            journal: Journal::default(),
+            scenarios: RwLock::new(Vec::new()),
             catalog,
         }
     }
 
     pub fn now(&self) -> Millis {
         self.clock.now()
+    }
+
+    /// The API key this tenant belongs to.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub fn active_scenarios(&self) -> Vec<String> {
+        self.scenarios.read().map(|s| s.clone()).unwrap_or_default()
     }
 
     // ----- balances -------------------------------------------------------------------------

@@ -1,0 +1,236 @@
+//! The admin API under `/_sandbox` (same auth as MassPay's; acts on the caller's tenant only):
+//! reset, state dump, balances, the request journal, the test clock and scenarios.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::api::extract::{Json, Query, TenantCtx};
+use crate::api::models::{AvailableBalanceTxnResp, PayoutTxnResp, StoredUser};
+use crate::api::{json, AppState};
+use crate::clock;
+use crate::domain::money::{decimal_from_json_text, fits_precision};
+use crate::domain::token;
+use crate::error::{ApiError, ApiResult};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/_sandbox/reset", post(reset))
+        .route("/_sandbox/state", get(state))
+        .route("/_sandbox/balance", put(set_balance))
+        .route("/_sandbox/requests", get(requests).delete(clear_requests))
+        .route("/_sandbox/clock", get(clock_now))
+        .route("/_sandbox/clock/advance", post(advance))
+}
+
+async fn reset(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    TenantCtx(tenant): TenantCtx,
+) -> Response {
+    app.store.reset(tenant.key());
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Serialize)]
+struct StateDump<'a> {
+    users: Vec<StoredUser<'a>>,
+    attributes: Vec<AttributeSetView<'a>>,
+    payouts: Vec<PayoutTxnResp<'a>>,
+    balances: Vec<AvailableBalanceTxnResp<'a>>,
+    clock: String,
+    scenarios: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct AttributeSetView<'a> {
+    user_token: String,
+    destination_token: &'a str,
+    currency: &'a str,
+    attr_set_token: String,
+    values: Vec<AttributeValueView<'a>>,
+}
+
+#[derive(Serialize)]
+struct AttributeValueView<'a> {
+    token: &'a str,
+    label: &'a str,
+    value: &'a str,
+}
+
+async fn state(TenantCtx(tenant): TenantCtx) -> Response {
+    let catalog = &tenant.catalog;
+    let users = tenant.users();
+    let sets = tenant.attribute_sets();
+    let payouts = tenant.all_payouts();
+    let balances = tenant.balances();
+    let dump = StateDump {
+        users: users.iter().map(StoredUser::from).collect(),
+        attributes: sets
+            .iter()
+            .map(|((user, payer, ci), set)| {
+                let payer = &catalog.payers[*payer as usize];
+                AttributeSetView {
+                    user_token: token::format(token::USER, *user),
+                    destination_token: &payer.token,
+                    currency: &payer.currencies[*ci as usize].code,
+                    attr_set_token: token::format(token::ATTR_SET, set.id),
+                    values: set
+                        .values
+                        .iter()
+                        .map(|(r, v)| AttributeValueView {
+                            token: &catalog.requirements[*r].token,
+                            label: &catalog.requirements[*r].label,
+                            value: v,
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+        payouts: payouts
+            .iter()
+            .map(|p| {
+                let mut view =
+                    PayoutTxnResp::from(catalog, p, token::format(token::PAYOUT, p.id), false);
+                view.user_token = Some(token::format(token::USER, p.user));
+                view
+            })
+            .collect(),
+        balances: balances
+            .into_iter()
+            .map(|(i, b)| AvailableBalanceTxnResp {
+                token: &catalog.funding_accounts[i].token,
+                balance: b.into(),
+                currency_code: &catalog.funding_accounts[i].currency,
+            })
+            .collect(),
+        clock: clock::format(tenant.now()),
+        scenarios: tenant.active_scenarios(),
+    };
+    json(&dump)
+}
+
+#[derive(Deserialize)]
+struct BalanceBody {
+    currency_code: Option<String>,
+    token: Option<String>,
+    balance: Option<Box<RawValue>>,
+}
+
+async fn set_balance(
+    TenantCtx(tenant): TenantCtx,
+    Json(body): Json<BalanceBody>,
+) -> ApiResult<Response> {
+    let catalog = &tenant.catalog;
+    let account = match (body.token.as_deref(), body.currency_code.as_deref()) {
+        (Some(t), _) => catalog.funding_account(t).ok_or_else(|| {
+            ApiError::bad_request(format!("token {t:?} is not one of your funding accounts"))
+        })?,
+        (None, Some(c)) => catalog
+            .funding_accounts
+            .iter()
+            .position(|a| &*a.currency == c)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("no funding account in currency {c:?}"))
+            })?,
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "currency_code (or token) is required",
+            ))
+        }
+    };
+    let raw = body
+        .balance
+        .ok_or_else(|| ApiError::bad_request("balance is required"))?;
+    let value = decimal_from_json_text(raw.get(), true)
+        .map_err(|e| ApiError::bad_request(format!("balance {e}")))?;
+    let currency = &catalog.funding_accounts[account].currency;
+    let precision = catalog.precision(currency).unwrap_or(2);
+    if value.is_sign_negative() || !fits_precision(value, precision) {
+        return Err(ApiError::bad_request(format!(
+            "balance must be ≥ 0 with at most {precision} decimals for {currency}"
+        )));
+    }
+    tenant.set_balance(account, value.normalize());
+    Ok(json(&AvailableBalanceTxnResp {
+        token: &catalog.funding_accounts[account].token,
+        balance: tenant.balance(account).into(),
+        currency_code: currency,
+    }))
+}
+
+#[derive(Deserialize)]
+struct JournalQuery {
+    method: Option<String>,
+    path: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JournalView {
+    method: String,
+    path: String,
+    status: u16,
+    idempotency_key: Option<String>,
+    at: String,
+}
+
+async fn requests(TenantCtx(tenant): TenantCtx, Query(q): Query<JournalQuery>) -> Response {
+    let entries = tenant.journal.list(q.method.as_deref(), q.path.as_deref());
+    let body: Vec<JournalView> = entries
+        .into_iter()
+        .map(|e| JournalView {
+            method: e.method,
+            path: e.path,
+            status: e.status,
+            idempotency_key: e.idempotency_key,
+            at: clock::format(e.at),
+        })
+        .collect();
+    json(&body)
+}
+
+async fn clear_requests(TenantCtx(tenant): TenantCtx) -> Response {
+    tenant.journal.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Serialize)]
+struct ClockView {
+    now: String,
+}
+
+async fn clock_now(TenantCtx(tenant): TenantCtx) -> Response {
+    json(&ClockView {
+        now: clock::format(tenant.now()),
+    })
+}
+
+#[derive(Deserialize)]
+struct AdvanceBody {
+    seconds: Option<Box<RawValue>>,
+}
+
+async fn advance(
+    TenantCtx(tenant): TenantCtx,
+    Json(body): Json<AdvanceBody>,
+) -> ApiResult<Response> {
+    let raw = body
+        .seconds
+        .ok_or_else(|| ApiError::bad_request("seconds is required"))?;
+    let seconds: i64 = raw
+        .get()
+        .parse()
+        .ok()
+        .filter(|s| (0..=10 * 366 * 86_400).contains(s))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "seconds must be a whole number from 0 to 316224000 (time only moves forward)",
+            )
+        })?;
+    let now = tenant.clock.advance(seconds);
+    Ok(json(&ClockView {
+        now: clock::format(now),
+    }))
+}

@@ -1,0 +1,51 @@
+//! The request journal: what a tenant asked and what it got, newest last, in a bounded ring so
+//! memory stays flat however long a sandbox runs.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use crate::clock::Millis;
+
+/// How many requests a tenant's journal keeps (the oldest are dropped first).
+pub const JOURNAL_CAP: usize = 1000;
+
+#[derive(Clone, Debug)]
+pub struct JournalEntry {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub idempotency_key: Option<String>,
+    pub at: Millis,
+}
+
+#[derive(Default)]
+pub struct Journal {
+    entries: Mutex<VecDeque<JournalEntry>>,
+}
+
+impl Journal {
+    pub fn record(&self, entry: JournalEntry) {
+        let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if e.len() == JOURNAL_CAP {
+            e.pop_front();
+        }
+        e.push_back(entry);
+    }
+
+    /// Entries, oldest first, filtered by method (any case) and path (substring).
+    pub fn list(&self, method: Option<&str>, path: Option<&str>) -> Vec<JournalEntry> {
+        let e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        e.iter()
+            .filter(|x| method.is_none_or(|m| x.method.eq_ignore_ascii_case(m)))
+            .filter(|x| path.is_none_or(|p| x.path.contains(p)))
+            .cloned()
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
