@@ -24,6 +24,10 @@ pub fn router() -> Router<AppState> {
         .route("/_sandbox/requests", get(requests).delete(clear_requests))
         .route("/_sandbox/clock", get(clock_now))
         .route("/_sandbox/clock/advance", post(advance))
+        .route(
+            "/_sandbox/scenario",
+            put(activate_scenarios).delete(deactivate_scenarios),
+        )
 }
 
 async fn reset(
@@ -233,4 +237,36 @@ async fn advance(
     Ok(json(&ClockView {
         now: clock::format(now),
     }))
+}
+
+#[derive(Deserialize)]
+struct ScenariosBody {
+    scenarios: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct ScenariosView {
+    scenarios: Vec<String>,
+}
+
+async fn activate_scenarios(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    TenantCtx(tenant): TenantCtx,
+    Json(body): Json<ScenariosBody>,
+) -> ApiResult<Response> {
+    let names = body
+        .scenarios
+        .ok_or_else(|| ApiError::bad_request("scenarios is required (a list of names)"))?;
+    let found = app
+        .scenarios
+        .resolve(names.iter().map(String::as_str))
+        .map_err(|unknown| ApiError::bad_request(app.scenarios.unknown_message(&unknown)))?;
+    let names: Vec<String> = found.iter().map(|s| s.name.clone()).collect();
+    tenant.set_scenarios(names.clone());
+    Ok(json(&ScenariosView { scenarios: names }))
+}
+
+async fn deactivate_scenarios(TenantCtx(tenant): TenantCtx) -> Response {
+    tenant.set_scenarios(Vec::new());
+    StatusCode::NO_CONTENT.into_response()
 }

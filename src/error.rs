@@ -34,10 +34,9 @@ pub enum ApiError {
     TooManyRequests { retry_after_seconds: u32 },
     #[error("internal error: {0}")]
     Internal(String),
-    #[error("service unavailable")]
-    ServiceUnavailable,
-    #[error("gateway timeout")]
-    GatewayTimeout,
+    /// Any other error status, injected by a scenario.
+    #[error("injected {status}: {detail}")]
+    Injected { status: StatusCode, detail: String },
 }
 
 impl ApiError {
@@ -74,29 +73,23 @@ impl ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Injected { status, .. } => *status,
         }
     }
 
-    /// The body for a status code chosen elsewhere (scenario-injected faults).
-    pub fn from_status(status: u16, detail: impl Into<String>) -> Self {
-        let detail = detail.into();
+    /// The error a scenario injects: MassPay's body for `status`, with `detail` in `Errors`.
+    pub fn injected(status: u16, detail: String, retry_after: Option<u32>) -> Self {
         match status {
             400 => ApiError::bad_request(detail),
-            401 => ApiError::Unauthorized(detail),
-            403 => ApiError::Forbidden(detail),
-            404 => ApiError::NotFound(detail),
             405 => ApiError::MethodNotAllowed,
-            409 => ApiError::Conflict(detail),
             413 => ApiError::PayloadTooLarge,
-            422 => ApiError::Unprocessable(detail),
             429 => ApiError::TooManyRequests {
-                retry_after_seconds: 1,
+                retry_after_seconds: retry_after.unwrap_or(1),
             },
-            503 => ApiError::ServiceUnavailable,
-            504 => ApiError::GatewayTimeout,
-            _ => ApiError::Internal(detail),
+            _ => ApiError::Injected {
+                status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                detail,
+            },
         }
     }
 }
@@ -153,7 +146,8 @@ impl IntoResponse for ApiError {
             | ApiError::NotFound(d)
             | ApiError::Conflict(d)
             | ApiError::Unprocessable(d)
-            | ApiError::Internal(d) => {
+            | ApiError::Internal(d)
+            | ApiError::Injected { detail: d, .. } => {
                 single = [d.clone()];
                 (None, &single[..])
             }

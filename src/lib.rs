@@ -26,6 +26,7 @@ pub mod clock;
 pub mod domain;
 pub mod error;
 pub mod fixtures;
+pub mod scenario;
 pub mod state;
 
 use std::collections::HashSet;
@@ -57,6 +58,10 @@ pub struct Config {
     pub seed: Option<u64>,
     /// The test clock's starting time (default: now).
     pub start_time: Option<DateTime<Utc>>,
+    /// A directory of scenario files added to (or replacing) the shipped ones.
+    pub scenarios_dir: Option<PathBuf>,
+    /// Scenarios active for every request (`--scenario`).
+    pub scenarios: Vec<String>,
 }
 
 /// Why a sandbox could not start.
@@ -64,6 +69,10 @@ pub struct Config {
 pub enum StartError {
     #[error(transparent)]
     Fixtures(#[from] fixtures::FixtureError),
+    #[error(transparent)]
+    Scenario(#[from] scenario::ScenarioError),
+    #[error("--scenario: {0}")]
+    UnknownScenario(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -77,6 +86,10 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
         Some(dir) => fixtures::load(fixtures::Source::Dir(dir))?,
         None => fixtures::load(fixtures::Source::Embedded)?,
     };
+    let registry = scenario::load(config.scenarios_dir.as_deref(), &catalog)?;
+    let global = registry
+        .resolve(config.scenarios.iter().flat_map(|s| s.split(',')))
+        .map_err(|unknown| StartError::UnknownScenario(registry.unknown_message(&unknown)))?;
     let allowed: Option<HashSet<String>> = (!config.api_keys.is_empty()).then(|| {
         config
             .api_keys
@@ -92,6 +105,8 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
     );
     Ok(AppState {
         store: Arc::new(store),
+        scenarios: Arc::new(registry),
+        global_scenarios: global.into(),
     })
 }
 
@@ -174,6 +189,18 @@ impl SandboxBuilder {
 
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = Some(seed);
+        self
+    }
+
+    /// Adds the scenario files of `dir` to the shipped ones.
+    pub fn scenarios_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.scenarios_dir = Some(dir.into());
+        self
+    }
+
+    /// Activates a scenario for every request (like `--scenario`).
+    pub fn scenario(mut self, name: impl Into<String>) -> Self {
+        self.config.scenarios.push(name.into());
         self
     }
 

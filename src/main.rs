@@ -31,6 +31,16 @@ struct Cli {
         value_delimiter = ','
     )]
     api_key: Vec<String>,
+    /// Directory of scenario files (NAME.json) added to the shipped ones.
+    #[arg(long, env = "MASSPAY_SANDBOX_SCENARIOS")]
+    scenarios: Option<PathBuf>,
+    /// Activate a scenario for every request (repeatable).
+    #[arg(
+        long = "scenario",
+        env = "MASSPAY_SANDBOX_SCENARIO",
+        value_delimiter = ','
+    )]
+    scenario: Vec<String>,
     /// Seed for deterministic tokens (per tenant, combined with its API key).
     #[arg(long, env = "MASSPAY_SANDBOX_SEED")]
     seed: Option<u64>,
@@ -58,6 +68,8 @@ fn main() -> ExitCode {
         api_keys: cli.api_key,
         seed: cli.seed,
         start_time: cli.start_time,
+        scenarios_dir: cli.scenarios,
+        scenarios: cli.scenario,
     };
     // Everything that can be wrong with the configuration is found before a socket is opened.
     let state = match build_state(&config) {

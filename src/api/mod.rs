@@ -10,6 +10,7 @@ mod catalog;
 pub mod extract;
 pub mod models;
 mod payout;
+pub mod scenario_layer;
 mod user;
 
 use std::sync::Arc;
@@ -35,6 +36,9 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<Store>,
+    pub scenarios: Arc<crate::scenario::Registry>,
+    /// Scenarios active for every request (`--scenario`).
+    pub global_scenarios: Arc<[Arc<crate::scenario::Scenario>]>,
 }
 
 /// Serialises a response model to a 200 JSON response.
@@ -65,10 +69,16 @@ fn masspay_v0() -> Router<AppState> {
 /// The whole application, ready to serve.
 pub fn app(state: AppState) -> Router {
     let mut masspay = Router::new();
-    let v0 = masspay_v0().route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        authenticate_and_record,
-    ));
+    // Layers run outside-in in the reverse order of these calls: auth and journal, then scenarios.
+    let v0 = masspay_v0()
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            scenario_layer::apply,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            authenticate_and_record,
+        ));
     for prefix in V0_PREFIXES {
         masspay = masspay.nest(prefix, v0.clone());
     }

@@ -1,17 +1,21 @@
 //! Payouts: initiate (quote), commit, status and a user's payout list.
 
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::extract::{query_bool, query_decimal, Json, Path, Query, TenantCtx};
 use super::models::{PayoutTxnCommitResp, PayoutTxnResp};
+use super::scenario_layer::transfer_id_scenarios;
 use super::{json, AppState};
 use crate::domain::payout::{parse_payout_request, PayoutTxnBody};
 use crate::domain::token;
 use crate::error::{ApiError, ApiResult};
+use crate::scenario::Effects;
 use crate::state::{InitiateOutcome, Tenant};
 
 pub fn router() -> Router<AppState> {
@@ -35,7 +39,9 @@ struct InitiateQuery {
 }
 
 async fn initiate(
+    State(app): State<AppState>,
     TenantCtx(tenant): TenantCtx,
+    effects: Option<Extension<Effects>>,
     Path(user_token): Path<String>,
     Query(q): Query<InitiateQuery>,
     Json(body): Json<PayoutTxnBody>,
@@ -43,8 +49,21 @@ async fn initiate(
     let user = super::user::user_id(&tenant, &user_token)?;
     let limit = query_decimal("limit", q.limit.as_deref())?;
     let req = parse_payout_request(&tenant.catalog, body, limit)?;
+    if let Some(names) = req
+        .client_transfer_id
+        .as_deref()
+        .and_then(transfer_id_scenarios)
+    {
+        app.scenarios.resolve(names).map_err(|unknown| {
+            ApiError::bad_request(format!(
+                "client_transfer_id: {}",
+                app.scenarios.unknown_message(&unknown)
+            ))
+        })?;
+    }
+    let rate = effects.and_then(|e| e.0.exchange_rate);
     let catalog = &tenant.catalog;
-    let outcome = tenant.initiate_payout(user, req)?;
+    let outcome = tenant.initiate_payout(user, req, rate)?;
     Ok(match &outcome {
         InitiateOutcome::Created(p) => json(&PayoutTxnResp::from(
             catalog,
@@ -116,10 +135,13 @@ async fn status(
 
 async fn commit(
     TenantCtx(tenant): TenantCtx,
+    effects: Option<Extension<Effects>>,
     Path((user_token, payout_token)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let user = super::user::user_id(&tenant, &user_token)?;
     let id = payout_id(&tenant, user, &payout_token)?;
-    let (p, outcome) = tenant.commit_payout(user, id, None, None)?;
+    let effects = effects.map(|e| e.0).unwrap_or_default();
+    let (p, outcome) =
+        tenant.commit_payout(user, id, effects.commit, &effects.require_attributes)?;
     Ok(json(&PayoutTxnCommitResp::from(&p, &outcome)))
 }

@@ -221,8 +221,6 @@ pub struct Catalog {
     /// Source currency → destination currency → rate.
     pub rates: HashMap<CurrencyCode, HashMap<CurrencyCode, Decimal>>,
     pub quote_ttl_seconds: i64,
-    /// The requirement the `additional_attributes` scenario adds (settings.json).
-    pub additional_requirement: Option<usize>,
     pub payer_by_id: HashMap<Uuid, usize>,
     pub requirement_by_token: HashMap<String, usize>,
 }
@@ -270,10 +268,6 @@ impl Catalog {
             })
             .copied()
             .or_else(|| (&*pricing.source_currency == destination).then_some(Decimal::ONE))
-    }
-
-    pub fn additional_requirement(&self) -> Option<usize> {
-        self.additional_requirement
     }
 
     pub fn requirement_by_token(&self, token: &str) -> Option<usize> {

@@ -143,6 +143,16 @@ pub enum Magic {
 }
 
 impl Magic {
+    /// The shipped scenario a magic amount activates for every request about its payout.
+    pub fn scenario(self) -> &'static str {
+        match self {
+            Magic::Nsf => "insufficient_funds",
+            Magic::ExpiredRate => "expired_rate",
+            Magic::AdditionalAttributes => "additional_attributes",
+            Magic::Failure => "payout_failure",
+        }
+    }
+
     /// An amount is magic when amount × 100 is an integer ending in 51–54.
     pub fn of(amount: Decimal) -> Option<Magic> {
         let cents = amount * Decimal::ONE_HUNDRED;

@@ -47,16 +47,16 @@ pub fn split_fixture_token(text: &str) -> Option<(&str, Uuid)> {
 /// (`--seed`, API key) so that runs with the same seed hand out the same tokens.
 pub enum TokenSource {
     Random,
-    Seeded(Mutex<StdRng>),
+    Seeded(Box<Mutex<StdRng>>),
 }
 
 impl TokenSource {
     pub fn new(seed: Option<u64>, api_key: &str) -> Self {
         match seed {
             None => TokenSource::Random,
-            Some(seed) => {
-                TokenSource::Seeded(Mutex::new(StdRng::seed_from_u64(fnv1a(seed, api_key))))
-            }
+            Some(seed) => TokenSource::Seeded(Box::new(Mutex::new(StdRng::seed_from_u64(fnv1a(
+                seed, api_key,
+            ))))),
         }
     }
 

@@ -146,9 +146,8 @@ pub fn parse_profile(
     let postal_code = field(&mut p, "postal_code", body.postal_code);
     let address2 = p.optional("address2", body.address2, NAME_MAX);
     let country = p.required("country", body.country, 3);
-    if !country.is_empty()
-        && !(country.len() == 3 && country.bytes().all(|b| b.is_ascii_uppercase()))
-    {
+    let alpha3 = country.len() == 3 && country.bytes().all(|b| b.is_ascii_uppercase());
+    if !country.is_empty() && !alpha3 {
         p.push("country must be an ISO 3166-1 alpha-3 code such as USA or MEX");
     }
     let first_name = p.required("first_name", body.first_name, NAME_MAX);

@@ -47,6 +47,8 @@ pub struct Tenant {
     /// its magic amount); they stay once added.
     extra_requirements: DashMap<AttrKey, Vec<usize>>,
     pub journal: Journal,
+    /// How many calls matched each (scenario, rule) so far, for `nth`/`first` conditions.
+    scenario_calls: DashMap<(String, usize), u64>,
     /// Scenarios activated for this tenant (`PUT /_sandbox/scenario`), until reset or DELETE.
     pub scenarios: RwLock<Vec<String>>,
 }
@@ -79,6 +81,7 @@ impl Tenant {
             attributes: DashMap::new(),
             extra_requirements: DashMap::new(),
             journal: Journal::default(),
+            scenario_calls: DashMap::new(),
             scenarios: RwLock::new(Vec::new()),
             catalog,
         }
@@ -91,6 +94,20 @@ impl Tenant {
     /// The API key this tenant belongs to.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// Counts one more call matching a scenario rule; returns its 1-based number.
+    pub fn count_call(&self, scenario: &str, rule: usize) -> u64 {
+        let mut n = self
+            .scenario_calls
+            .entry((scenario.to_string(), rule))
+            .or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    pub fn set_scenarios(&self, names: Vec<String>) {
+        *self.scenarios.write().unwrap_or_else(|p| p.into_inner()) = names;
     }
 
     pub fn active_scenarios(&self) -> Vec<String> {
@@ -310,7 +327,13 @@ impl Tenant {
     // ----- payouts --------------------------------------------------------------------------
 
     /// Quotes and stores a new PENDING payout — or answers NSF/DUPLICATE without storing one.
-    pub fn initiate_payout(&self, user: Uuid, req: PayoutRequest) -> ApiResult<InitiateOutcome> {
+    /// `rate_override` (from a scenario) replaces the catalog's rate in the quote.
+    pub fn initiate_payout(
+        &self,
+        user: Uuid,
+        req: PayoutRequest,
+        rate_override: Option<Decimal>,
+    ) -> ApiResult<InitiateOutcome> {
         if !self.user_exists(user) {
             return Err(ApiError::not_found(format!(
                 "user {}",
@@ -327,8 +350,8 @@ impl Tenant {
                 funding.currency
             ))
         })?;
-        let rate = catalog
-            .rate(pricing, &dest.code)
+        let rate = rate_override
+            .or_else(|| catalog.rate(pricing, &dest.code))
             .ok_or_else(|| ApiError::bad_request("no exchange rate for this currency pair"))?;
         let sp = catalog.precision(&funding.currency).unwrap_or(2);
         let dp = catalog.precision(&dest.code).unwrap_or(2);
@@ -447,13 +470,13 @@ impl Tenant {
 
     /// Commits a payout: decides with [`payout::decide_commit`] and applies the outcome while
     /// holding the payout's entry and then its balance, so a payout is debited at most once
-    /// whatever the interleaving.
+    /// whatever the interleaving. `forced` and `extra_requirements` come from active scenarios.
     pub fn commit_payout(
         &self,
         user: Uuid,
         id: Uuid,
         forced: Option<ForcedOutcome>,
-        extra_requirement: Option<usize>,
+        extra_requirements: &[usize],
     ) -> ApiResult<(Payout, CommitOutcome)> {
         let not_found =
             || ApiError::not_found(format!("payout {}", token::format(token::PAYOUT, id)));
@@ -464,16 +487,8 @@ impl Tenant {
         let now = self.now();
         entry.refresh(now);
         let key: AttrKey = (user, entry.payer, entry.destination_currency);
-        let magic_forced = match entry.magic {
-            Some(Magic::Nsf) => Some(ForcedOutcome::Nsf),
-            Some(Magic::ExpiredRate) => Some(ForcedOutcome::ExRateExpired),
-            Some(Magic::Failure) => Some(ForcedOutcome::Failure(payout::REASON_FAILURE.into())),
-            Some(Magic::AdditionalAttributes) | None => None,
-        };
-        let adds_requirement = entry.status == PayoutStatus::Pending
-            && (extra_requirement.is_some() || entry.magic == Some(Magic::AdditionalAttributes));
-        if adds_requirement {
-            if let Some(r) = extra_requirement.or_else(|| self.catalog.additional_requirement()) {
+        if entry.status == PayoutStatus::Pending {
+            for &r in extra_requirements {
                 self.add_requirement(key, r);
             }
         }
@@ -491,7 +506,7 @@ impl Tenant {
                 now,
                 missing_attributes: &missing,
                 available_balance: *balance,
-                forced: forced.or(magic_forced),
+                forced,
             },
         );
         match &outcome {

@@ -1,0 +1,204 @@
+//! Scenario resolution, between auth and the handler: which scenarios are active for this
+//! request (`--scenario`, the `X-Sandbox-Scenario` header, the tenant's, and the payout's own
+//! `client_transfer_id` / magic amount), which of their rules match, and the effects: faults and
+//! latency are applied here; commit overrides, extra requirements and rates travel to the handler
+//! in the request's extensions.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use super::AppState;
+use crate::domain::token;
+use crate::error::ApiError;
+use crate::scenario::{matching, operation, Effects, RequestFacts, Scenario};
+use crate::state::Tenant;
+
+pub const SCENARIO_HEADER: &str = "x-sandbox-scenario";
+
+/// The scenario names a `client_transfer_id` of the form `sandbox:NAME[,NAME…][#suffix]` asks for.
+pub fn transfer_id_scenarios(ctid: &str) -> Option<impl Iterator<Item = &str>> {
+    let rest = ctid.strip_prefix("sandbox:")?;
+    let names = rest.split('#').next().unwrap_or("");
+    Some(names.split(',').map(str::trim).filter(|n| !n.is_empty()))
+}
+
+pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let Some(tenant) = parts.extensions.get::<Arc<Tenant>>().cloned() else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    let operation = parts
+        .extensions
+        .get::<MatchedPath>()
+        .and_then(|m| operation::identify(&parts.method, m.as_str()));
+    let Some(operation) = operation else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+
+    // Names from the flag, the header and the tenant.
+    let mut names: Vec<String> = state
+        .global_scenarios
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    if let Some(h) = parts.headers.get(SCENARIO_HEADER) {
+        let Ok(text) = h.to_str() else {
+            return ApiError::bad_request("X-Sandbox-Scenario must be plain text").into_response();
+        };
+        names.extend(
+            text.split(',')
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty()),
+        );
+    }
+    names.extend(tenant.active_scenarios());
+
+    let path = path_params(&mut parts).await;
+    let param = |name: &str| {
+        path.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let user = param("user_token").and_then(|t| token::parse(t, token::USER));
+
+    // A request about a payout carries that payout's scenarios (client_transfer_id, magic amount).
+    let mut amount: Option<Decimal> = None;
+    if let (Some(user), Some(p)) = (
+        user,
+        param("payout_token").and_then(|t| token::parse(t, token::PAYOUT)),
+    ) {
+        if let Some(p) = tenant.payout(user, p) {
+            if let Some(ctid) = p.client_transfer_id.as_deref() {
+                if let Some(n) = transfer_id_scenarios(ctid) {
+                    names.extend(n.map(str::to_string));
+                }
+            }
+            if let Some(m) = p.magic {
+                names.push(m.scenario().to_string());
+            }
+            amount = Some(p.source_amount);
+        }
+    }
+
+    // An initiate's body may name scenarios in client_transfer_id; read it when it can matter.
+    let mut body_bytes: Option<Bytes> = None;
+    let mut body_value: Option<Value> = None;
+    let reads_body_rules = !names.is_empty();
+    let carries_payout_body = operation == "initiatePayout";
+    let mut body = Some(body);
+    if carries_payout_body || reads_body_rules {
+        let b = body.take().unwrap_or_default();
+        match axum::body::to_bytes(b, super::BODY_LIMIT).await {
+            Ok(bytes) => {
+                if carries_payout_body || bytes.len() < super::BODY_LIMIT {
+                    body_value = serde_json::from_slice::<Value>(&bytes).ok();
+                }
+                body_bytes = Some(bytes);
+            }
+            Err(_) => return ApiError::PayloadTooLarge.into_response(),
+        }
+    }
+    if carries_payout_body {
+        if let Some(v) = &body_value {
+            if let Some(ctid) = v.get("client_transfer_id").and_then(Value::as_str) {
+                if let Some(n) = transfer_id_scenarios(ctid) {
+                    names.extend(n.map(str::to_string));
+                }
+            }
+            amount = request_amount(v);
+        }
+    }
+
+    let rebuild = |parts: Parts, body: Option<Body>, bytes: Option<Bytes>| match bytes {
+        Some(b) => Request::from_parts(parts, Body::from(b)),
+        None => Request::from_parts(parts, body.unwrap_or_default()),
+    };
+    if names.is_empty() {
+        return next.run(rebuild(parts, body, body_bytes)).await;
+    }
+    let active: Vec<Arc<Scenario>> = match state.scenarios.resolve(names.iter().map(String::as_str))
+    {
+        Ok(a) => a,
+        Err(unknown) => {
+            return ApiError::bad_request(state.scenarios.unknown_message(&unknown)).into_response()
+        }
+    };
+    let needs_user = active
+        .iter()
+        .any(|s| s.rules.iter().any(|r| !r.when.user.is_empty()));
+    let user_record = if needs_user {
+        user.and_then(|u| tenant.user(u))
+    } else {
+        None
+    };
+    let facts = RequestFacts {
+        operation,
+        path: &path,
+        body: body_value.as_ref(),
+        user: user_record.as_ref(),
+        amount,
+    };
+    let effects = matching::evaluate(&active, &facts, |scenario, rule| {
+        tenant.count_call(scenario, rule)
+    });
+    if effects.is_empty() {
+        return next.run(rebuild(parts, body, body_bytes)).await;
+    }
+    if effects.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(effects.latency_ms)).await;
+    }
+    for &(account, value) in &effects.balances {
+        tenant.set_balance(account, value);
+    }
+    if let Some(fault) = &effects.fault {
+        let detail = fault.message.clone().unwrap_or_else(|| {
+            format!("injected by a sandbox scenario ({})", active_names(&active))
+        });
+        return ApiError::injected(fault.status, detail, fault.retry_after).into_response();
+    }
+    parts.extensions.insert(effects);
+    next.run(rebuild(parts, body, body_bytes)).await
+}
+
+fn active_names(active: &[Arc<Scenario>]) -> String {
+    active
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn path_params(parts: &mut Parts) -> Vec<(String, String)> {
+    use axum::extract::FromRequestParts;
+    match RawPathParams::from_request_parts(parts, &()).await {
+        Ok(raw) => raw
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// `source_amount`, else `destination_amount`, of a request body, read exactly.
+fn request_amount(v: &Value) -> Option<Decimal> {
+    ["source_amount", "destination_amount"]
+        .iter()
+        .find_map(|k| match v.get(*k) {
+            Some(Value::Number(n)) => {
+                crate::domain::money::decimal_from_json_text(&n.to_string(), false).ok()
+            }
+            _ => None,
+        })
+}
+
+/// The effects the scenario layer left for a handler (none when no rule matched).
+pub fn effects(parts: &axum::http::Extensions) -> Effects {
+    parts.get::<Effects>().cloned().unwrap_or_default()
+}
