@@ -26,6 +26,7 @@ pub mod clock;
 pub mod domain;
 pub mod error;
 pub mod fixtures;
+pub mod idempotency;
 pub mod scenario;
 pub mod state;
 

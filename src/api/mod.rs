@@ -8,6 +8,7 @@ mod account;
 mod attribute;
 mod catalog;
 pub mod extract;
+pub mod idempotency_layer;
 pub mod models;
 mod payout;
 pub mod scenario_layer;
@@ -69,8 +70,10 @@ fn masspay_v0() -> Router<AppState> {
 /// The whole application, ready to serve.
 pub fn app(state: AppState) -> Router {
     let mut masspay = Router::new();
-    // Layers run outside-in in the reverse order of these calls: auth and journal, then scenarios.
+    // Layers run outside-in in the reverse order of these calls: auth and journal, scenarios,
+    // idempotency, then the handler.
     let v0 = masspay_v0()
+        .route_layer(middleware::from_fn(idempotency_layer::apply))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             scenario_layer::apply,

@@ -47,6 +47,7 @@ pub struct Tenant {
     /// its magic amount); they stay once added.
     extra_requirements: DashMap<AttrKey, Vec<usize>>,
     pub journal: Journal,
+    pub idempotency: crate::idempotency::IdempotencyStore,
     /// How many calls matched each (scenario, rule) so far, for `nth`/`first` conditions.
     scenario_calls: DashMap<(String, usize), u64>,
     /// Scenarios activated for this tenant (`PUT /_sandbox/scenario`), until reset or DELETE.
@@ -81,6 +82,7 @@ impl Tenant {
             attributes: DashMap::new(),
             extra_requirements: DashMap::new(),
             journal: Journal::default(),
+            idempotency: Default::default(),
             scenario_calls: DashMap::new(),
             scenarios: RwLock::new(Vec::new()),
             catalog,
