@@ -24,6 +24,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The request (or its body) took longer than the sandbox waits.
+    #[error("request timeout")]
+    RequestTimeout,
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("payload too large")]
@@ -68,6 +71,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -103,6 +107,7 @@ pub fn wording(status: StatusCode) -> (&'static str, &'static str, &'static str)
         403 => ("Forbidden.", "The requested action is not allowed or the API credentials do not have sufficient permissions. Please ensure that the API credentials used for the request have the necessary permissions to perform the requested action.", "ForbiddenException"),
         404 => ("Not found.", "The requested resource was not found. Please ensure that the URL for the request is correct and that the requested resource exists.", "NotFoundException"),
         405 => ("Method not allowed.", "The HTTP method used for the request is not supported by the MassPay API. Please ensure that you are using the correct HTTP method (e.g., POST) for the specific MassPay API endpoint.", "MethodNotAllowedException"),
+        408 => ("Request timeout.", "The request was not received completely in time. Please retry.", "RequestTimeoutException"),
         409 => ("Still in use.", "The request conflicts with another request that is still being processed. Please retry once it has completed.", "ConflictException"),
         413 => ("Payload too large.", "The request body is larger than the API accepts. Please reduce the size of the request body.", "PayloadTooLargeException"),
         422 => ("Unprocessable entity.", "The request was well-formed but cannot be processed. Please ensure that an Idempotency-Key is reused only for the identical request.", "UnprocessableEntityException"),

@@ -558,10 +558,10 @@ fn parse(
                 "must be positive".into(),
             ));
         }
-        if t.latency_ms.is_some_and(|l| l > 60_000) {
+        if t.latency_ms.is_some_and(|l| l > 30_000) {
             return Err(fail(
                 format!("{rule}.then.latency_ms"),
-                "at most 60000".into(),
+                "at most 30000 (requests time out after 45 s)".into(),
             ));
         }
         let then = Then {
