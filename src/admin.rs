@@ -24,6 +24,9 @@ pub fn router() -> Router<AppState> {
         .route("/_sandbox/requests", get(requests).delete(clear_requests))
         .route("/_sandbox/clock", get(clock_now))
         .route("/_sandbox/clock/advance", post(advance))
+        .route("/_sandbox/webhook", put(subscribe).delete(unsubscribe))
+        .route("/_sandbox/webhooks", get(webhook_log))
+        .route("/_sandbox/webhooks/{id}/resend", post(resend))
         .route(
             "/_sandbox/scenario",
             put(activate_scenarios).delete(deactivate_scenarios),
@@ -234,6 +237,8 @@ async fn advance(
             )
         })?;
     let now = tenant.clock.advance(seconds);
+    // Everything that fell due happens now, webhooks included, before the answer.
+    tenant.sweep();
     Ok(json(&ClockView {
         now: clock::format(now),
     }))
@@ -269,4 +274,46 @@ async fn activate_scenarios(
 async fn deactivate_scenarios(TenantCtx(tenant): TenantCtx) -> Response {
     tenant.set_scenarios(Vec::new());
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+struct SubscribeBody {
+    url: Option<String>,
+    secret: Option<String>,
+}
+
+async fn subscribe(
+    TenantCtx(tenant): TenantCtx,
+    Json(body): Json<SubscribeBody>,
+) -> ApiResult<Response> {
+    let url = body
+        .url
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("url is required"))?;
+    let secret = body.secret.filter(|s| !s.is_empty());
+    let sub = tenant
+        .webhooks
+        .subscribe(url.trim().to_string(), secret)
+        .map_err(ApiError::bad_request)?;
+    Ok(json(&sub))
+}
+
+async fn unsubscribe(TenantCtx(tenant): TenantCtx) -> Response {
+    tenant.webhooks.unsubscribe();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn webhook_log(TenantCtx(tenant): TenantCtx) -> Response {
+    json(&tenant.webhooks.deliveries())
+}
+
+async fn resend(
+    TenantCtx(tenant): TenantCtx,
+    crate::api::extract::Path(id): crate::api::extract::Path<String>,
+) -> ApiResult<Response> {
+    let d = tenant
+        .webhooks
+        .resend(&id)
+        .ok_or_else(|| ApiError::not_found(format!("webhook delivery {id:?} was not found")))?;
+    Ok(json(&d))
 }

@@ -29,6 +29,7 @@ pub mod fixtures;
 pub mod idempotency;
 pub mod scenario;
 pub mod state;
+pub mod webhook;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -63,6 +64,10 @@ pub struct Config {
     pub scenarios_dir: Option<PathBuf>,
     /// Scenarios active for every request (`--scenario`).
     pub scenarios: Vec<String>,
+    /// Webhook receivers for every tenant (`--webhook-url`).
+    pub webhook_urls: Vec<String>,
+    /// The secret webhooks are signed with (`--webhook-secret`; default `sandbox_webhook_secret`).
+    pub webhook_secret: Option<String>,
 }
 
 /// Why a sandbox could not start.
@@ -74,6 +79,8 @@ pub enum StartError {
     Scenario(#[from] scenario::ScenarioError),
     #[error("--scenario: {0}")]
     UnknownScenario(String),
+    #[error("--webhook-url: {0}")]
+    Webhook(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -98,11 +105,14 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
             .map(|k| api::api_key(k).to_string())
             .collect()
     });
+    let hub = webhook::Hub::new(config.webhook_urls.clone(), config.webhook_secret.clone())
+        .map_err(StartError::Webhook)?;
     let store = Store::new(
         Arc::new(catalog),
         ClockOrigin::new(config.start_time),
         config.seed,
         allowed,
+        Arc::new(hub),
     );
     Ok(AppState {
         store: Arc::new(store),
@@ -130,10 +140,23 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Settlement and expiry also happen with nobody asking: a sweep each second persists them
+    // and emits their webhooks.
+    let store = Arc::clone(&state.store);
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            store.sweep();
+        }
+    });
     let app = api::app(state).map_request(api::normalize_path);
-    axum::serve(listener, app.into_make_service())
+    let served = axum::serve(listener, app.into_make_service())
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    sweeper.abort();
+    served
 }
 
 /// A sandbox running in this process on its own port; it stops when dropped.
@@ -196,6 +219,17 @@ impl SandboxBuilder {
     /// Adds the scenario files of `dir` to the shipped ones.
     pub fn scenarios_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config.scenarios_dir = Some(dir.into());
+        self
+    }
+
+    /// Sends every tenant's webhooks to `url` (like `--webhook-url`).
+    pub fn webhook_url(mut self, url: impl Into<String>) -> Self {
+        self.config.webhook_urls.push(url.into());
+        self
+    }
+
+    pub fn webhook_secret(mut self, secret: impl Into<String>) -> Self {
+        self.config.webhook_secret = Some(secret.into());
         self
     }
 

@@ -41,6 +41,16 @@ struct Cli {
         value_delimiter = ','
     )]
     scenario: Vec<String>,
+    /// Send every tenant's webhooks to this http:// URL (repeatable).
+    #[arg(
+        long = "webhook-url",
+        env = "MASSPAY_SANDBOX_WEBHOOK_URL",
+        value_delimiter = ','
+    )]
+    webhook_url: Vec<String>,
+    /// Secret for webhook signatures (default: sandbox_webhook_secret).
+    #[arg(long = "webhook-secret", env = "MASSPAY_SANDBOX_WEBHOOK_SECRET")]
+    webhook_secret: Option<String>,
     /// Seed for deterministic tokens (per tenant, combined with its API key).
     #[arg(long, env = "MASSPAY_SANDBOX_SEED")]
     seed: Option<u64>,
@@ -70,6 +80,8 @@ fn main() -> ExitCode {
         start_time: cli.start_time,
         scenarios_dir: cli.scenarios,
         scenarios: cli.scenario,
+        webhook_urls: cli.webhook_url,
+        webhook_secret: cli.webhook_secret,
     };
     // Everything that can be wrong with the configuration is found before a socket is opened.
     let state = match build_state(&config) {

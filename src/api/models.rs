@@ -253,3 +253,54 @@ pub struct PayerExchangeRate<'a> {
     pub currency_symbol: &'a str,
     pub exchange_rate: Amount,
 }
+
+/// The `payout` webhook payload (reference §0.6), in the sample's field order.
+#[derive(Serialize)]
+pub struct PayoutEvent<'a> {
+    pub payout_token: String,
+    pub client_transfer_id: &'a str,
+    pub source_currency_code: &'a str,
+    pub destination_currency_code: &'a str,
+    pub country_code: &'a str,
+    pub payer_name: &'a str,
+    pub source_token: &'a str,
+    pub destination_token: &'a str,
+    pub destination_amount: Amount,
+    pub source_amount: Amount,
+    pub attr_set_token: String,
+    pub exchange_rate: Amount,
+    pub fee: Amount,
+    pub expiration: String,
+    pub status: &'static str,
+    pub status_reason: &'a str,
+    pub event_type: &'static str,
+}
+
+impl<'a> PayoutEvent<'a> {
+    pub fn from(catalog: &'a Catalog, p: &'a Payout) -> Self {
+        let r = PayoutTxnResp::from(catalog, p, token::format(token::PAYOUT, p.id), false);
+        PayoutEvent {
+            payout_token: r.payout_token,
+            client_transfer_id: r.client_transfer_id,
+            source_currency_code: r.source_currency_code,
+            destination_currency_code: r.destination_currency_code,
+            country_code: r.country_code,
+            payer_name: r.payer_name,
+            source_token: r.source_token,
+            destination_token: r.destination_token,
+            destination_amount: r.destination_amount,
+            source_amount: r.source_amount,
+            attr_set_token: r.attr_set_token,
+            exchange_rate: r.exchange_rate,
+            fee: r.fee,
+            expiration: r.expiration,
+            status: r.status,
+            status_reason: r.status_reason.unwrap_or(""),
+            event_type: "payout",
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}

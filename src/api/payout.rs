@@ -61,9 +61,9 @@ async fn initiate(
             ))
         })?;
     }
-    let rate = effects.and_then(|e| e.0.exchange_rate);
+    let effects = effects.map(|e| e.0).unwrap_or_default();
     let catalog = &tenant.catalog;
-    let outcome = tenant.initiate_payout(user, req, rate)?;
+    let outcome = tenant.initiate_payout(user, req, effects.exchange_rate, effects.webhook)?;
     Ok(match &outcome {
         InitiateOutcome::Created(p) => json(&PayoutTxnResp::from(
             catalog,
@@ -141,7 +141,12 @@ async fn commit(
     let user = super::user::user_id(&tenant, &user_token)?;
     let id = payout_id(&tenant, user, &payout_token)?;
     let effects = effects.map(|e| e.0).unwrap_or_default();
-    let (p, outcome) =
-        tenant.commit_payout(user, id, effects.commit, &effects.require_attributes)?;
+    let (p, outcome) = tenant.commit_payout(
+        user,
+        id,
+        effects.commit,
+        &effects.require_attributes,
+        effects.webhook,
+    )?;
     Ok(json(&PayoutTxnCommitResp::from(&p, &outcome)))
 }

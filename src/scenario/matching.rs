@@ -44,6 +44,8 @@ pub struct Effects {
     pub balances: Vec<(usize, Decimal)>,
     /// A rate to quote with instead of the catalog's.
     pub exchange_rate: Option<Decimal>,
+    /// How the webhooks this request causes are delivered.
+    pub webhook: crate::webhook::Directives,
 }
 
 impl Effects {
@@ -54,6 +56,7 @@ impl Effects {
             && self.require_attributes.is_empty()
             && self.balances.is_empty()
             && self.exchange_rate.is_none()
+            && self.webhook == crate::webhook::Directives::default()
     }
 }
 
@@ -154,6 +157,11 @@ fn apply(rule: &Rule, e: &mut Effects) {
     }
     if e.exchange_rate.is_none() {
         e.exchange_rate = t.exchange_rate;
+    }
+    if let Some(w) = t.webhook {
+        e.webhook.drop |= w.drop;
+        e.webhook.duplicate |= w.duplicate;
+        e.webhook.delay_ms = e.webhook.delay_ms.saturating_add(w.delay_ms);
     }
 }
 

@@ -158,6 +158,19 @@ struct ThenFile {
     balance: Option<BalanceFile>,
     #[serde(default, deserialize_with = "deserialize_fixture_decimal_opt")]
     exchange_rate: Option<Decimal>,
+    webhook: Option<WebhookFile>,
+}
+
+/// How the webhooks caused by a matching request are delivered.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookFile {
+    #[serde(default)]
+    drop: bool,
+    #[serde(default)]
+    delay_ms: u64,
+    #[serde(default)]
+    duplicate: bool,
 }
 
 #[derive(Deserialize)]
@@ -246,6 +259,7 @@ pub struct Then {
     /// (funding account index, new balance)
     pub balance: Option<(usize, Decimal)>,
     pub exchange_rate: Option<Decimal>,
+    pub webhook: Option<crate::webhook::Directives>,
 }
 
 /// User fields a rule's `user` conditions may name.
@@ -574,13 +588,19 @@ fn parse(
             require_attribute,
             balance,
             exchange_rate: t.exchange_rate,
+            webhook: t.webhook.map(|w| crate::webhook::Directives {
+                drop: w.drop,
+                delay_ms: w.delay_ms,
+                duplicate: w.duplicate,
+            }),
         };
         let is_empty = then.commit_status.is_none()
             && then.http_status.is_none()
             && then.latency_ms == 0
             && then.require_attribute.is_none()
             && then.balance.is_none()
-            && then.exchange_rate.is_none();
+            && then.exchange_rate.is_none()
+            && then.webhook.is_none();
         if is_empty {
             return Err(fail(
                 format!("{rule}.then"),

@@ -21,6 +21,7 @@ pub struct Store {
     /// `Some`: only these keys are accepted (`--api-key`); `None`: any non-empty key.
     allowed_keys: Option<HashSet<String>>,
     tenants: DashMap<Box<str>, Arc<Tenant>>,
+    webhooks: Arc<crate::webhook::Hub>,
 }
 
 impl Store {
@@ -29,6 +30,7 @@ impl Store {
         origin: ClockOrigin,
         seed: Option<u64>,
         allowed_keys: Option<HashSet<String>>,
+        webhooks: Arc<crate::webhook::Hub>,
     ) -> Self {
         Store {
             catalog,
@@ -36,6 +38,16 @@ impl Store {
             seed,
             allowed_keys,
             tenants: DashMap::new(),
+            webhooks,
+        }
+    }
+
+    /// Persists due expiries and settlements in every tenant (and emits their webhooks).
+    pub fn sweep(&self) {
+        let tenants: Vec<Arc<Tenant>> =
+            self.tenants.iter().map(|t| Arc::clone(t.value())).collect();
+        for t in tenants {
+            t.sweep();
         }
     }
 
@@ -71,6 +83,12 @@ impl Store {
     }
 
     fn fresh_tenant(&self, key: &str) -> Tenant {
-        Tenant::new(Arc::clone(&self.catalog), self.origin, self.seed, key)
+        Tenant::new(
+            Arc::clone(&self.catalog),
+            self.origin,
+            self.seed,
+            key,
+            crate::webhook::TenantWebhooks::new(Arc::clone(&self.webhooks)),
+        )
     }
 }

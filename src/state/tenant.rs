@@ -3,7 +3,8 @@
 //!
 //! Lock order, everywhere: a payout entry, then a balance. Nothing here awaits while holding one.
 
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, RwLock};
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
@@ -20,6 +21,7 @@ use crate::domain::payout::{
 use crate::domain::token::{self, TokenSource};
 use crate::domain::user::{User, UserProfile, UserStatus};
 use crate::error::{ApiError, ApiResult};
+use crate::webhook::{Directives, TenantWebhooks};
 
 pub use crate::domain::payout::PayoutRequest;
 
@@ -47,6 +49,9 @@ pub struct Tenant {
     /// its magic amount); they stay once added.
     extra_requirements: DashMap<AttrKey, Vec<usize>>,
     pub journal: Journal,
+    pub webhooks: Arc<TenantWebhooks>,
+    /// When a stored payout changes status by itself (quote expiry, settlement), by time.
+    deadlines: Mutex<BTreeSet<(Millis, Uuid)>>,
     pub idempotency: crate::idempotency::IdempotencyStore,
     /// How many calls matched each (scenario, rule) so far, for `nth`/`first` conditions.
     scenario_calls: DashMap<(String, usize), u64>,
@@ -64,7 +69,13 @@ pub enum InitiateOutcome {
 }
 
 impl Tenant {
-    pub fn new(catalog: Arc<Catalog>, origin: ClockOrigin, seed: Option<u64>, key: &str) -> Self {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        origin: ClockOrigin,
+        seed: Option<u64>,
+        key: &str,
+        webhooks: Arc<TenantWebhooks>,
+    ) -> Self {
         let balances = catalog
             .funding_accounts
             .iter()
@@ -82,6 +93,8 @@ impl Tenant {
             attributes: DashMap::new(),
             extra_requirements: DashMap::new(),
             journal: Journal::default(),
+            webhooks,
+            deadlines: Mutex::new(BTreeSet::new()),
             idempotency: Default::default(),
             scenario_calls: DashMap::new(),
             scenarios: RwLock::new(Vec::new()),
@@ -335,6 +348,7 @@ impl Tenant {
         user: Uuid,
         req: PayoutRequest,
         rate_override: Option<Decimal>,
+        webhook: Directives,
     ) -> ApiResult<InitiateOutcome> {
         if !self.user_exists(user) {
             return Err(ApiError::not_found(format!(
@@ -426,6 +440,8 @@ impl Tenant {
         if let Some(mut u) = self.users.get_mut(&user) {
             u.payouts.push(id);
         }
+        self.add_deadline(p.expiration, id);
+        self.emit_payout(&p, webhook);
         Ok(InitiateOutcome::Created(p))
     }
 
@@ -479,6 +495,7 @@ impl Tenant {
         id: Uuid,
         forced: Option<ForcedOutcome>,
         extra_requirements: &[usize],
+        webhook: Directives,
     ) -> ApiResult<(Payout, CommitOutcome)> {
         let not_found =
             || ApiError::not_found(format!("payout {}", token::format(token::PAYOUT, id)));
@@ -487,6 +504,7 @@ impl Tenant {
             return Err(not_found());
         }
         let now = self.now();
+        let status_before = entry.status;
         entry.refresh(now);
         let key: AttrKey = (user, entry.payer, entry.destination_currency);
         if entry.status == PayoutStatus::Pending {
@@ -531,6 +549,55 @@ impl Tenant {
             CommitOutcome::Duplicate | CommitOutcome::Nsf | CommitOutcome::AddtlAttrReq(_) => {}
         }
         drop(balance);
-        Ok((entry.clone(), outcome))
+        let after = entry.clone();
+        drop(entry);
+        if after.status == PayoutStatus::Processing && status_before != PayoutStatus::Processing {
+            self.add_deadline(after.estimated_availability, after.id);
+        }
+        if after.status != status_before {
+            self.emit_payout(&after, webhook);
+        }
+        Ok((after, outcome))
+    }
+
+    fn add_deadline(&self, at: Millis, id: Uuid) {
+        self.deadlines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((at, id));
+    }
+
+    /// Persists the expiries and settlements that are due on this tenant's clock, emitting a
+    /// webhook for each (called each second, and after the clock is advanced).
+    pub fn sweep(&self) {
+        let now = self.now();
+        let due: Vec<(Millis, Uuid)> = {
+            let mut d = self.deadlines.lock().unwrap_or_else(|p| p.into_inner());
+            let later = d.split_off(&(now, Uuid::max()));
+            std::mem::replace(&mut *d, later).into_iter().collect()
+        };
+        for (_, id) in due {
+            let changed = self
+                .payouts
+                .get_mut(&id)
+                .and_then(|mut p| p.refresh(now).then(|| p.clone()));
+            if let Some(p) = changed {
+                self.emit_payout(&p, Directives::default());
+            }
+        }
+    }
+
+    /// Emits the `payout` webhook event for a payout's current status (if anyone listens).
+    fn emit_payout(&self, p: &Payout, directives: Directives) {
+        if !self.webhooks.active() {
+            return;
+        }
+        let body = crate::api::models::PayoutEvent::from(&self.catalog, p).to_json();
+        self.webhooks.emit(
+            "payout",
+            &token::format(token::PAYOUT, p.id),
+            body,
+            directives,
+        );
     }
 }
