@@ -53,6 +53,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "rate_limited",
         include_str!("../../scenarios/rate_limited.json"),
     ),
+    (
+        "webhook_dropped",
+        include_str!("../../scenarios/webhook_dropped.json"),
+    ),
+    (
+        "webhook_late",
+        include_str!("../../scenarios/webhook_late.json"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -572,6 +580,12 @@ fn parse(
                 "must be positive".into(),
             ));
         }
+        if t.webhook.as_ref().is_some_and(|w| w.delay_ms > 300_000) {
+            return Err(fail(
+                format!("{rule}.then.webhook.delay_ms"),
+                "at most 300000".into(),
+            ));
+        }
         if t.latency_ms.is_some_and(|l| l > 30_000) {
             return Err(fail(
                 format!("{rule}.then.latency_ms"),
@@ -644,6 +658,8 @@ mod tests {
             "slow",
             "server_error",
             "rate_limited",
+            "webhook_dropped",
+            "webhook_late",
         ] {
             assert!(r.get(n).is_some(), "{n}");
         }
