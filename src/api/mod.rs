@@ -172,7 +172,12 @@ async fn authenticate_and_record(
     next: Next,
 ) -> Response {
     let method = req.method().to_string();
-    let path = req.uri().path().to_string();
+    // Nested routers see the path without its version prefix; the journal shows it as sent.
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.0.path().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
     let idempotency_key = req
         .headers()
         .get("idempotency-key")
@@ -230,6 +235,8 @@ pub fn api_key(header: &str) -> &str {
     let h = header.trim();
     match h.split_once(char::is_whitespace) {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        // The scheme word alone carries no key.
+        _ if h.eq_ignore_ascii_case("bearer") => "",
         _ => h,
     }
 }
