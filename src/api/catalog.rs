@@ -104,7 +104,10 @@ fn services(
             "query parameter source_currency {source_currency:?} is not a supported currency"
         )));
     }
-    let amount = query_decimal("amount", q.amount.as_deref())?.unwrap_or(Decimal::from(200));
+    // The amount fees are shown for. Only an amount the client gave filters payers by their
+    // limits: the default (200, in whatever the source currency is) must not hide a BTC payer.
+    let given_amount = query_decimal("amount", q.amount.as_deref())?;
+    let amount = given_amount.unwrap_or(Decimal::from(200));
     let limit = query_decimal("limit", q.limit.as_deref())?;
     let logos = query_bool("include_payer_logos", q.include_payer_logos.as_deref())?;
     if let Some(u) = q.user_token.as_deref().filter(|u| !u.is_empty()) {
@@ -138,7 +141,7 @@ fn services(
                     catalog,
                     pi,
                     source_currency,
-                    amount,
+                    given_amount,
                     limit,
                     payer_name,
                     destination_currency,
@@ -163,7 +166,7 @@ fn offer(
     catalog: &Catalog,
     pi: usize,
     source_currency: &str,
-    amount: Decimal,
+    amount: Option<Decimal>,
     limit: Option<Decimal>,
     payer_name: Option<&str>,
     destination_currency: Option<&str>,
@@ -199,7 +202,7 @@ fn offer(
             Some(s)
         }
         None => {
-            if !pricing.accepts(amount) {
+            if amount.is_some_and(|a| !pricing.accepts(a)) {
                 return None;
             }
             None

@@ -215,6 +215,11 @@ pub fn quote(
                 .checked_div(rate)
                 .map(|s| round_to_precision(s, source_precision))
                 .ok_or_else(|| ApiError::bad_request("destination_amount is too large"))?;
+            if s <= Decimal::ZERO {
+                return Err(ApiError::bad_request(
+                    "destination_amount is too small: it is worth less than the smallest unit of the source currency",
+                ));
+            }
             (s, d)
         }
         (None, None) => match req.limit {
@@ -545,7 +550,7 @@ pub fn parse_payout_request(
 }
 
 /// `metadata` is an object (1.0.0) or a string (0.1.4); a string holding a JSON object is stored
-/// as that object, any other string as given.
+/// as that object, any other string as `{"value": "<string>"}` (responses type it as an object).
 fn normalise_metadata(raw: Box<RawValue>, p: &mut super::Problems) -> Option<Box<RawValue>> {
     let text = raw.get().trim_start();
     if text.starts_with('{') {
@@ -560,7 +565,12 @@ fn normalise_metadata(raw: Box<RawValue>, p: &mut super::Problems) -> Option<Box
                 return Some(obj);
             }
         }
-        return if s.is_empty() { None } else { Some(raw) };
+        // Responses type metadata as an object: keep a plain string under "value".
+        return if s.is_empty() {
+            None
+        } else {
+            serde_json::value::to_raw_value(&serde_json::json!({ "value": s })).ok()
+        };
     }
     p.push("metadata must be a JSON object");
     None

@@ -2,4 +2,12 @@
 
 mod helpers;
 
+mod account;
+mod admin;
+mod attributes;
+mod auth;
+mod catalog;
+mod errors;
+mod payouts;
 mod seed_flow;
+mod users;
