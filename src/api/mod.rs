@@ -57,22 +57,48 @@ pub fn json<T: Serialize + ?Sized>(body: &T) -> Response {
     }
 }
 
-/// The MassPay operations of API 0.1.x (paths without a version prefix).
-fn masspay_v0() -> Router<AppState> {
+/// Which API a request came through: 0.1.x (`/v0.1.0`…`/v0.1.4`) or 1.0.0 (`/v1.0.0`). One
+/// simulation serves both; only paths and a few response models differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiVersion {
+    V0,
+    V1,
+}
+
+/// The version prefix of API 1.0.0.
+pub const V1_PREFIX: &str = "/v1.0.0";
+
+/// The resources whose paths 1.0.0 moved under `/payout`.
+fn resources() -> Router<AppState> {
     Router::new()
         .merge(account::router())
         .merge(user::router())
         .merge(catalog::router())
         .merge(attribute::router())
+}
+
+/// API 0.1.x: every path as the 0.1.4 SDK writes it.
+fn masspay_v0() -> Router<AppState> {
+    resources().merge(payout::router())
+}
+
+/// API 1.0.0: the same operations with a `/payout` prefix — except the payout-transaction paths
+/// themselves, which stay at `/payout/{user_token}…`. Static segments (`/payout/user`, …) win
+/// over `{user_token}` in the router, as the reference's routing note requires.
+fn masspay_v1() -> Router<AppState> {
+    Router::new()
+        .nest("/payout", resources())
         .merge(payout::router())
 }
 
-/// The whole application, ready to serve.
-pub fn app(state: AppState) -> Router {
-    let mut masspay = Router::new();
-    // Layers run outside-in in the reverse order of these calls: auth and journal, scenarios,
-    // idempotency, then the handler.
-    let v0 = masspay_v0()
+/// The layers every MassPay operation runs through. Layers run outside-in in the reverse order
+/// of these calls: auth and journal, scenarios, idempotency, then the handler.
+fn masspay_layers(
+    router: Router<AppState>,
+    state: &AppState,
+    version: ApiVersion,
+) -> Router<AppState> {
+    router
         .route_layer(middleware::from_fn(idempotency_layer::apply))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -81,10 +107,21 @@ pub fn app(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             authenticate_and_record,
-        ));
+        ))
+        .layer(axum::Extension(version))
+}
+
+/// The whole application, ready to serve.
+pub fn app(state: AppState) -> Router {
+    let mut masspay = Router::new();
+    let v0 = masspay_layers(masspay_v0(), &state, ApiVersion::V0);
     for prefix in V0_PREFIXES {
         masspay = masspay.nest(prefix, v0.clone());
     }
+    masspay = masspay.nest(
+        V1_PREFIX,
+        masspay_layers(masspay_v1(), &state, ApiVersion::V1),
+    );
     let admin = crate::admin::router()
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()

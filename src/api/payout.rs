@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::extract::{query_bool, query_decimal, Json, Path, Query, TenantCtx};
 use super::models::{PayoutTxnCommitResp, PayoutTxnResp};
 use super::scenario_layer::transfer_id_scenarios;
-use super::{json, AppState};
+use super::{json, ApiVersion, AppState};
 use crate::domain::payout::{parse_payout_request, PayoutTxnBody};
 use crate::domain::token;
 use crate::error::{ApiError, ApiResult};
@@ -42,12 +42,17 @@ async fn initiate(
     State(app): State<AppState>,
     TenantCtx(tenant): TenantCtx,
     effects: Option<Extension<Effects>>,
+    Extension(version): Extension<ApiVersion>,
     Path(user_token): Path<String>,
     Query(q): Query<InitiateQuery>,
-    Json(body): Json<PayoutTxnBody>,
+    Json(mut body): Json<PayoutTxnBody>,
 ) -> ApiResult<Response> {
     let user = super::user::user_id(&tenant, &user_token)?;
     let limit = query_decimal("limit", q.limit.as_deref())?;
+    if version == ApiVersion::V0 {
+        // `auto_commit` is API 1.0.0's; 0.1.x ignores it like any unknown field.
+        body.auto_commit = None;
+    }
     let req = parse_payout_request(&tenant.catalog, body, limit)?;
     if let Some(names) = req
         .client_transfer_id
@@ -63,7 +68,18 @@ async fn initiate(
     }
     let effects = effects.map(|e| e.0).unwrap_or_default();
     let catalog = &tenant.catalog;
+    let auto_commit = req.auto_commit;
     let outcome = tenant.initiate_payout(user, req, effects.exchange_rate, effects.webhook)?;
+    if let (true, InitiateOutcome::Created(p)) = (auto_commit, &outcome) {
+        let (p, outcome) = tenant.commit_payout(
+            user,
+            p.id,
+            effects.commit,
+            &effects.require_attributes,
+            effects.webhook,
+        )?;
+        return Ok(json(&PayoutTxnCommitResp::from(&p, &outcome)));
+    }
     Ok(match &outcome {
         InitiateOutcome::Created(p) => json(&PayoutTxnResp::from(
             catalog,

@@ -128,6 +128,19 @@ pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> R
             amount = request_amount(v);
         }
     }
+    // A 1.0.0 initiate with auto_commit is a commit too: its magic amount acts now.
+    let auto_commit = carries_payout_body
+        && parts.extensions.get::<super::ApiVersion>() == Some(&super::ApiVersion::V1)
+        && body_value
+            .as_ref()
+            .and_then(|v| v.get("auto_commit"))
+            .and_then(Value::as_bool)
+            == Some(true);
+    if auto_commit {
+        if let Some(m) = amount.and_then(crate::domain::payout::Magic::of) {
+            names.push(m.scenario().to_string());
+        }
+    }
 
     let rebuild = |parts: Parts, body: Option<Body>, bytes: Option<Bytes>| match bytes {
         Some(b) => Request::from_parts(parts, Body::from(b)),
@@ -158,9 +171,20 @@ pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> R
         user: user_record.as_ref(),
         amount,
     };
-    let effects = matching::evaluate(&active, &facts, |scenario, rule| {
+    let mut effects = matching::evaluate(&active, &facts, |scenario, rule| {
         tenant.count_call(scenario, rule)
     });
+    if auto_commit {
+        let commit_facts = RequestFacts {
+            operation: "commitPayoutTxn",
+            ..facts
+        };
+        let c = matching::evaluate(&active, &commit_facts, |scenario, rule| {
+            tenant.count_call(scenario, rule)
+        });
+        effects.commit = effects.commit.or(c.commit);
+        effects.require_attributes.extend(c.require_attributes);
+    }
     if effects.is_empty() {
         return next.run(rebuild(parts, body, body_bytes)).await;
     }
