@@ -96,7 +96,7 @@ pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> R
             if let Some(m) = p.magic {
                 names.push(m.scenario().to_string());
             }
-            amount = Some(p.source_amount);
+            amount = Some(p.requested_amount);
         }
     }
 

@@ -100,6 +100,9 @@ pub struct Payout {
     pub attr_set: Option<Uuid>,
     pub pickup_code: Option<Box<str>>,
     pub magic: Option<Magic>,
+    /// The amount as the client asked for it (`source_amount`, else `destination_amount`): what
+    /// magic values and scenario amount conditions read, at initiate and later alike.
+    pub requested_amount: Decimal,
     pub notify_user: bool,
     /// Set once, when the commit debited the balance: the guarantee against a second debit.
     pub debited: bool,

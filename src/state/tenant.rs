@@ -385,6 +385,7 @@ impl Tenant {
         }
         let now = self.now();
         let magic = req.requested_amount().and_then(Magic::of);
+        let requested_amount = req.requested_amount().unwrap_or(q.source_amount);
         let id = self.tokens.next();
         let pickup_code = (payer.delivery_type == crate::domain::catalog::DeliveryType::CashPickup)
             .then(|| format!("{:08}", self.tokens.next_below(100_000_000)).into_boxed_str());
@@ -408,6 +409,7 @@ impl Tenant {
             attr_set: existing_set,
             pickup_code,
             magic,
+            requested_amount,
             notify_user: req.notify_user,
             debited: false,
         };
