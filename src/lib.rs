@@ -27,6 +27,7 @@ pub mod domain;
 pub mod error;
 pub mod fixtures;
 pub mod idempotency;
+pub mod pdf;
 pub mod scenario;
 pub mod state;
 pub mod webhook;

@@ -8,6 +8,7 @@ mod account;
 mod attribute;
 mod catalog;
 pub mod extract;
+mod history;
 pub mod idempotency_layer;
 pub mod models;
 mod payout;
@@ -75,6 +76,7 @@ fn resources() -> Router<AppState> {
         .merge(user::router())
         .merge(catalog::router())
         .merge(attribute::router())
+        .merge(history::router())
 }
 
 /// API 0.1.x: every path as the 0.1.4 SDK writes it.
@@ -87,7 +89,7 @@ fn masspay_v0() -> Router<AppState> {
 /// over `{user_token}` in the router, as the reference's routing note requires.
 fn masspay_v1() -> Router<AppState> {
     Router::new()
-        .nest("/payout", resources())
+        .nest("/payout", resources().merge(history::all_users_router()))
         .merge(payout::router())
 }
 

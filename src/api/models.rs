@@ -304,3 +304,77 @@ impl<'a> PayoutEvent<'a> {
         serde_json::to_string(self).unwrap_or_default()
     }
 }
+
+/// A base64 document (`GetTransactionConfirmationDetails200Response`, `GetAccountStatement200Response`).
+#[derive(Serialize)]
+pub struct FileContent {
+    pub content: String,
+}
+
+impl FileContent {
+    pub fn pdf(bytes: &[u8]) -> Self {
+        use base64::Engine as _;
+        FileContent {
+            content: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    }
+}
+
+/// One transaction of a user's history.
+#[derive(Serialize)]
+pub struct TxnHistoryResp<'a> {
+    pub token: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub time_of_txn: String,
+    pub source_amount: Amount,
+    pub source_currency_code: &'a str,
+    pub destination_amount: Amount,
+    pub destination_currency_code: &'a str,
+    pub fee: Amount,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payer_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pickup_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_token: Option<&'a str>,
+    pub destination_token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_transfer_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<&'a str>,
+    /// API 1.0.0 (needed by the all-users history).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_token: Option<String>,
+}
+
+impl<'a> TxnHistoryResp<'a> {
+    pub fn payout(catalog: &'a Catalog, p: &'a Payout, with_user: bool) -> Self {
+        let r = PayoutTxnResp::from(catalog, p, String::new(), false);
+        TxnHistoryResp {
+            token: token::format(token::PAYOUT, p.id),
+            kind: crate::domain::history::TxnKind::Payout.as_str(),
+            time_of_txn: clock::format(p.created),
+            source_amount: r.source_amount,
+            source_currency_code: r.source_currency_code,
+            destination_amount: r.destination_amount,
+            destination_currency_code: r.destination_currency_code,
+            fee: r.fee,
+            status: r.status,
+            notes: None,
+            payer_name: Some(r.payer_name),
+            pickup_code: p.pickup_code.as_deref(),
+            source_token: Some(r.source_token),
+            destination_token: r.destination_token,
+            delivery_type: Some(r.delivery_type),
+            client_transfer_id: p.client_transfer_id.as_deref(),
+            status_reason: p.status_reason.as_deref(),
+            user_token: with_user.then(|| token::format(token::USER, p.user)),
+        }
+    }
+}

@@ -23,7 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/payout/{user_token}", get(list).post(initiate))
         .route(
             "/payout/{user_token}/{payout_token}",
-            get(status).put(commit),
+            get(status).put(commit).patch(confirmation),
         )
 }
 
@@ -165,4 +165,76 @@ async fn commit(
         effects.webhook,
     )?;
     Ok(json(&PayoutTxnCommitResp::from(&p, &outcome)))
+}
+
+/// "Check status and export PDF": the payout's confirmation as a real PDF, base64.
+async fn confirmation(
+    TenantCtx(tenant): TenantCtx,
+    Path((user_token, payout_token)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let user = super::user::user_id(&tenant, &user_token)?;
+    let id = payout_id(&tenant, user, &payout_token)?;
+    let p = tenant
+        .payout(user, id)
+        .ok_or_else(|| ApiError::not_found("payout"))?;
+    let u = tenant
+        .user(user)
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    let r = PayoutTxnResp::from(
+        &tenant.catalog,
+        &p,
+        token::format(token::PAYOUT, p.id),
+        false,
+    );
+    let name = format!("{} {}", u.profile.first_name, u.profile.last_name);
+    let mut lines = vec![
+        format!("Payout token: {}", r.payout_token),
+        format!("Status: {}", r.status),
+    ];
+    if let Some(reason) = r.status_reason {
+        lines.push(format!("Status reason: {reason}"));
+    }
+    lines.extend([
+        format!("Recipient: {name} ({})", token::format(token::USER, user)),
+        format!("Created: {}", crate::clock::format(p.created)),
+        format!(
+            "Committed: {}",
+            p.committed_at
+                .map(crate::clock::format)
+                .unwrap_or_else(|| "not committed".into())
+        ),
+        format!("Quote expiration: {}", r.expiration),
+        format!("Estimated availability: {}", r.estimated_availability),
+        String::new(),
+        format!(
+            "Source amount: {} {}",
+            r.source_amount, r.source_currency_code
+        ),
+        format!("Fee: {} {}", r.fee, r.source_currency_code),
+        format!(
+            "Total debited: {} {}",
+            p.debit().normalize(),
+            r.source_currency_code
+        ),
+        format!(
+            "Exchange rate: {} {} per {}",
+            r.exchange_rate, r.destination_currency_code, r.source_currency_code
+        ),
+        format!(
+            "Destination amount: {} {}",
+            r.destination_amount, r.destination_currency_code
+        ),
+        String::new(),
+        format!("Source token: {}", r.source_token),
+        format!("Destination token: {}", r.destination_token),
+        format!("Payer: {}", r.payer_name),
+        format!("Delivery type: {}", r.delivery_type),
+        format!("Country: {}", r.country_code),
+        format!("Client transfer id: {}", r.client_transfer_id),
+    ]);
+    if !r.pickup_code.is_empty() {
+        lines.push(format!("Pickup code: {}", r.pickup_code));
+    }
+    let pdf = crate::pdf::document("MassPay payout confirmation", &lines);
+    Ok(json(&super::models::FileContent::pdf(&pdf)))
 }

@@ -4,6 +4,7 @@
 
 pub mod attribute;
 pub mod catalog;
+pub mod history;
 pub mod money;
 pub mod payout;
 pub mod token;

@@ -104,8 +104,8 @@ pub struct Payout {
     /// magic values and scenario amount conditions read, at initiate and later alike.
     pub requested_amount: Decimal,
     pub notify_user: bool,
-    /// Set once, when the commit debited the balance: the guarantee against a second debit.
-    pub debited: bool,
+    /// When the commit debited the balance; set once, the guarantee against a second debit.
+    pub committed_at: Option<Millis>,
 }
 
 impl Payout {

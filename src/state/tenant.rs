@@ -411,7 +411,7 @@ impl Tenant {
             magic,
             requested_amount,
             notify_user: req.notify_user,
-            debited: false,
+            committed_at: None,
         };
         let short = |p: &Payout| self.balance(req.funding) < p.debit();
         match &req.client_transfer_id {
@@ -533,9 +533,9 @@ impl Tenant {
         );
         match &outcome {
             CommitOutcome::Success { next } => {
-                debug_assert!(!entry.debited);
+                debug_assert!(entry.committed_at.is_none());
                 *balance -= entry.debit();
-                entry.debited = true;
+                entry.committed_at = Some(now);
                 entry.status = *next;
                 entry.status_reason = None;
                 entry.attr_set = set.map(|s| s.id);
