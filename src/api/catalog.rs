@@ -20,6 +20,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::fixtures::is_currency_code;
 use crate::state::Tenant;
 
+/// API 1.0.0 only.
+pub fn v1_router() -> Router<AppState> {
+    Router::new().route("/service/{destination_token}", get(destination))
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/country/list", get(list))
@@ -27,6 +32,11 @@ pub fn router() -> Router<AppState> {
         .route("/country/{country_code}/cheapest", get(cheapest))
         // The seed guide's name for `cheapest`.
         .route("/country/{country_code}/best", get(cheapest))
+        .route(
+            "/service/{destination_token}/alternatives",
+            get(alternatives),
+        )
+        .route("/user-agreements", get(agreement).options(agreement_names))
 }
 
 async fn list(TenantCtx(tenant): TenantCtx) -> Response {
@@ -252,6 +262,103 @@ fn keep_cheapest(catalog: &Catalog, offers: Vec<Offer>, amount: Decimal) -> Vec<
         .collect()
 }
 
+fn payer_resp<'a>(
+    catalog: &'a Catalog,
+    o: &Offer,
+    now: crate::clock::Millis,
+    logos: bool,
+) -> ServicePayerResp<'a> {
+    let payer = &catalog.payers[o.payer];
+    ServicePayerResp {
+        destination_token: &payer.token,
+        payer_logo: if logos { &payer.logo } else { "" },
+        payer_name: &payer.name,
+        exchange_rate: o
+            .rates
+            .iter()
+            .map(|&(ci, r)| PayerExchangeRate {
+                currency_symbol: &payer.currencies[ci].code,
+                exchange_rate: r.into(),
+            })
+            .collect(),
+        fee: o.fee.into(),
+        max_limit: o.max_limit.into(),
+        min_limit: o.min_limit.into(),
+        source_amount: o.source_amount.map(Into::into),
+        number_of_locations: payer.number_of_locations,
+        estimated_availability: clock::format(now + payer.availability_seconds * 1000),
+        additional_description: &payer.additional_description,
+        is_dynamic_token: payer.is_dynamic_token,
+    }
+}
+
+/// A payer priced in USD when it takes USD, else in its first source currency.
+fn default_offer(catalog: &Catalog, pi: usize) -> Option<Offer> {
+    let payer = &catalog.payers[pi];
+    let source = payer
+        .pricing_for("USD")
+        .or_else(|| payer.pricing.first())
+        .map(|p| p.source_currency.to_string())?;
+    offer(catalog, pi, &source, None, None, None, None)
+}
+
+#[derive(Deserialize)]
+pub struct LogoQuery {
+    include_payer_logos: Option<String>,
+}
+
+/// The other payers of the same country and delivery type, as one `Service`.
+async fn alternatives(
+    TenantCtx(tenant): TenantCtx,
+    Path(destination): Path<String>,
+    Query(q): Query<LogoQuery>,
+) -> ApiResult<Response> {
+    let logos = query_bool("include_payer_logos", q.include_payer_logos.as_deref())?;
+    let catalog = &tenant.catalog;
+    let pi = catalog.payer(&destination).ok_or_else(|| {
+        ApiError::not_found(format!("destination_token {destination:?} was not found"))
+    })?;
+    let this = &catalog.payers[pi];
+    let now = tenant.now();
+    let offers: Vec<Offer> = (0..catalog.payers.len())
+        .filter(|&i| i != pi)
+        .filter(|&i| {
+            catalog.payers[i].country == this.country
+                && catalog.payers[i].delivery_type == this.delivery_type
+        })
+        .filter_map(|i| default_offer(catalog, i))
+        .collect();
+    Ok(json(&ServiceResp {
+        country_code: &this.country,
+        delivery_type: this.delivery_type.as_str(),
+        payers: offers
+            .iter()
+            .map(|o| payer_resp(catalog, o, now, logos))
+            .collect(),
+    }))
+}
+
+/// API 1.0.0: one destination as a `Service`.
+async fn destination(
+    TenantCtx(tenant): TenantCtx,
+    Path(destination): Path<String>,
+    Query(q): Query<LogoQuery>,
+) -> ApiResult<Response> {
+    let logos = query_bool("include_payer_logos", q.include_payer_logos.as_deref())?;
+    let catalog = &tenant.catalog;
+    let pi = catalog.payer(&destination).ok_or_else(|| {
+        ApiError::not_found(format!("destination_token {destination:?} was not found"))
+    })?;
+    let this = &catalog.payers[pi];
+    let o = default_offer(catalog, pi)
+        .ok_or_else(|| ApiError::not_found("destination has no pricing"))?;
+    Ok(json(&ServiceResp {
+        country_code: &this.country,
+        delivery_type: this.delivery_type.as_str(),
+        payers: vec![payer_resp(catalog, &o, tenant.now(), logos)],
+    }))
+}
+
 fn render<'a>(
     tenant: &'a Tenant,
     country: &'a str,
@@ -264,27 +371,7 @@ fn render<'a>(
     for o in offers {
         let payer = &catalog.payers[o.payer];
         let company = &catalog.companies[payer.company];
-        let view = ServicePayerResp {
-            destination_token: &payer.token,
-            payer_logo: if logos { &payer.logo } else { "" },
-            payer_name: &payer.name,
-            exchange_rate: o
-                .rates
-                .iter()
-                .map(|&(ci, r)| PayerExchangeRate {
-                    currency_symbol: &payer.currencies[ci].code,
-                    exchange_rate: r.into(),
-                })
-                .collect(),
-            fee: o.fee.into(),
-            max_limit: o.max_limit.into(),
-            min_limit: o.min_limit.into(),
-            source_amount: o.source_amount.map(Into::into),
-            number_of_locations: payer.number_of_locations,
-            estimated_availability: clock::format(now + payer.availability_seconds * 1000),
-            additional_description: &payer.additional_description,
-            is_dynamic_token: payer.is_dynamic_token,
-        };
+        let view = payer_resp(catalog, &o, now, logos);
         let idx = match companies.iter().position(|(ci, _)| *ci == payer.company) {
             Some(i) => i,
             None => {
@@ -315,4 +402,80 @@ fn render<'a>(
     CompaniesResp {
         companies: companies.into_iter().map(|(_, c)| c).collect(),
     }
+}
+
+/// The user agreements MassPay serves (id, name, last modified).
+const AGREEMENTS: &[(i64, &str, &str)] = &[
+    (1, "MassPay Terms of Service", "2025-06-01T00:00:00Z"),
+    (2, "MassPay Cardholder Agreement", "2025-06-01T00:00:00Z"),
+    (3, "E-Sign Consent", "2024-11-15T00:00:00Z"),
+    (4, "Privacy Policy", "2025-09-30T00:00:00Z"),
+];
+
+#[derive(serde::Serialize)]
+struct AgreementName {
+    name: &'static str,
+    last_modified: &'static str,
+    id: i64,
+    mime_type: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct Agreement {
+    name: &'static str,
+    content: String,
+    last_modified: &'static str,
+    id: i64,
+    mime_type: &'static str,
+}
+
+async fn agreement_names(TenantCtx(_tenant): TenantCtx) -> Response {
+    let body: Vec<AgreementName> = AGREEMENTS
+        .iter()
+        .map(|&(id, name, last_modified)| AgreementName {
+            name,
+            last_modified,
+            id,
+            mime_type: "application/pdf",
+        })
+        .collect();
+    json(&body)
+}
+
+#[derive(Deserialize)]
+pub struct AgreementQuery {
+    id: Option<String>,
+}
+
+async fn agreement(
+    TenantCtx(_tenant): TenantCtx,
+    Query(q): Query<AgreementQuery>,
+) -> ApiResult<Response> {
+    let raw = q.id.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+        ApiError::bad_request("query parameter id is required (see OPTIONS /user-agreements)")
+    })?;
+    let id: i64 = raw.trim().parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "query parameter id must be an integer, not {raw:?}"
+        ))
+    })?;
+    let &(id, name, last_modified) = AGREEMENTS
+        .iter()
+        .find(|a| a.0 == id)
+        .ok_or_else(|| ApiError::not_found(format!("user agreement {id} was not found")))?;
+    let pdf = crate::pdf::document(
+        name,
+        &[
+            format!("{name} (agreement {id}), last modified {last_modified}."),
+            "This document is served by masspay-sandbox for integration testing.".into(),
+            "It has no legal effect.".into(),
+        ],
+    );
+    Ok(json(&Agreement {
+        name,
+        content: super::models::FileContent::pdf(&pdf).content,
+        last_modified,
+        id,
+        mime_type: "application/pdf",
+    }))
 }

@@ -89,7 +89,12 @@ fn masspay_v0() -> Router<AppState> {
 /// over `{user_token}` in the router, as the reference's routing note requires.
 fn masspay_v1() -> Router<AppState> {
     Router::new()
-        .nest("/payout", resources().merge(history::all_users_router()))
+        .nest(
+            "/payout",
+            resources()
+                .merge(history::all_users_router())
+                .merge(catalog::v1_router()),
+        )
         .merge(payout::router())
 }
 
@@ -133,7 +138,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(tower_http::cors::CorsLayer::permissive())
+        .layer(middleware::from_fn(cors))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -146,6 +151,51 @@ pub fn app(state: AppState) -> Router {
                 .concurrency_limit(MAX_IN_FLIGHT),
         )
         .with_state(state)
+}
+
+/// Permissive CORS for browser clients. Only a real preflight (`OPTIONS` with
+/// `Access-Control-Request-Method`) is answered here: tower-http's CORS layer answers every
+/// `OPTIONS` itself, which would hide MassPay's real `OPTIONS /user-agreements` operation.
+async fn cors(req: Request, next: Next) -> Response {
+    use axum::http::Method;
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if preflight {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        let h = r.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+        );
+        let allow_headers = req
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("*"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers);
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+        return r;
+    }
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("*"),
+    );
+    r
 }
 
 /// A request (body included) must be answered within this; a client that sends its body too
