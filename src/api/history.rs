@@ -54,7 +54,7 @@ fn respond(
             Some(&tenant.catalog.funding_accounts[p.funding as usize].token),
         )
     });
-    payouts.sort_by(|a, b| (b.created, b.id).cmp(&(a.created, a.id)));
+    payouts.sort_by_key(|p| std::cmp::Reverse((p.created, p.id)));
     let page = q.page_of(payouts);
     let body: Vec<TxnHistoryResp<'_>> = page
         .iter()
