@@ -80,7 +80,9 @@ async fn statement(
         for p in tenant.all_payouts() {
             let Some(at) = p.committed_at else { continue };
             let day = crate::clock::date(at);
-            if p.funding as usize != i || day < from || day > to {
+            let from_this_account =
+                matches!(p.source, crate::domain::payout::Source::Account(a) if a as usize == i);
+            if !from_this_account || day < from || day > to {
                 continue;
             }
             total += p.debit();

@@ -51,7 +51,10 @@ fn respond(
         q.keeps(
             TxnKind::Payout,
             p.created,
-            Some(&tenant.catalog.funding_accounts[p.funding as usize].token),
+            Some(&crate::domain::payout::source_token(
+                &tenant.catalog,
+                p.source,
+            )),
         )
     });
     payouts.sort_by_key(|p| std::cmp::Reverse((p.created, p.id)));

@@ -96,7 +96,7 @@ pub struct PayoutTxnResp<'a> {
     pub client_transfer_id: &'a str,
     pub source_currency_code: &'a str,
     pub destination_currency_code: &'a str,
-    pub source_token: &'a str,
+    pub source_token: std::borrow::Cow<'a, str>,
     pub destination_token: &'a str,
     pub destination_amount: Amount,
     pub source_amount: Amount,
@@ -130,13 +130,12 @@ impl<'a> PayoutTxnResp<'a> {
         include_logo: bool,
     ) -> Self {
         let payer = &catalog.payers[p.payer as usize];
-        let funding = &catalog.funding_accounts[p.funding as usize];
         PayoutTxnResp {
             payout_token,
             client_transfer_id: p.client_transfer_id.as_deref().unwrap_or(""),
-            source_currency_code: &funding.currency,
+            source_currency_code: crate::domain::payout::source_currency_code(catalog, p.source),
             destination_currency_code: &payer.currencies[p.destination_currency as usize].code,
-            source_token: &funding.token,
+            source_token: crate::domain::payout::source_token(catalog, p.source),
             destination_token: &payer.token,
             destination_amount: p.destination_amount.into(),
             source_amount: p.source_amount.into(),
@@ -263,7 +262,7 @@ pub struct PayoutEvent<'a> {
     pub destination_currency_code: &'a str,
     pub country_code: &'a str,
     pub payer_name: &'a str,
-    pub source_token: &'a str,
+    pub source_token: std::borrow::Cow<'a, str>,
     pub destination_token: &'a str,
     pub destination_amount: Amount,
     pub source_amount: Amount,
@@ -340,7 +339,7 @@ pub struct TxnHistoryResp<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pickup_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_token: Option<&'a str>,
+    pub source_token: Option<std::borrow::Cow<'a, str>>,
     pub destination_token: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_type: Option<&'static str>,

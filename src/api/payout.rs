@@ -53,7 +53,9 @@ async fn initiate(
         // `auto_commit` is API 1.0.0's; 0.1.x ignores it like any unknown field.
         body.auto_commit = None;
     }
-    let req = parse_payout_request(&tenant.catalog, body, limit)?;
+    let req = parse_payout_request(&tenant.catalog, body, limit, |t| {
+        tenant.wallet_source(user, t)
+    })?;
     if let Some(names) = req
         .client_transfer_id
         .as_deref()

@@ -9,6 +9,7 @@ pub mod money;
 pub mod payout;
 pub mod token;
 pub mod user;
+pub mod wallet;
 
 /// Collects every problem of a request, so one 400 can list them all.
 #[derive(Debug, Default)]

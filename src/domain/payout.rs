@@ -82,8 +82,8 @@ pub struct Payout {
     pub user: Uuid,
     /// Index into `Catalog::payers`.
     pub payer: u32,
-    /// Index into `Catalog::funding_accounts`.
-    pub funding: u16,
+    /// Where the money comes from.
+    pub source: Source,
     /// Index into the payer's `currencies`.
     pub destination_currency: u16,
     pub source_amount: Decimal,
@@ -130,6 +130,16 @@ impl Payout {
             _ => false,
         }
     }
+}
+
+/// Where a payout's money comes from: a client funding account (`/account/balance`) or one of
+/// the user's own wallets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Index into `Catalog::funding_accounts`.
+    Account(u16),
+    /// A user wallet, with the index of its currency in `Catalog::currencies`.
+    Wallet(Uuid, u16),
 }
 
 /// Magic amounts (SPEC §5): the requested amount's last two cents decide the commit outcome.
@@ -406,7 +416,7 @@ pub struct PayoutTxnBody {
 /// An initiate request, parsed against the catalog.
 #[derive(Debug)]
 pub struct PayoutRequest {
-    pub funding: usize,
+    pub source: Source,
     pub payer: usize,
     /// Index into the payer's `currencies`.
     pub destination_currency: usize,
@@ -433,6 +443,7 @@ pub fn parse_payout_request(
     catalog: &super::catalog::Catalog,
     body: PayoutTxnBody,
     limit: Option<Decimal>,
+    wallet: impl Fn(&str) -> Option<(Uuid, usize)>,
 ) -> Result<PayoutRequest, ApiError> {
     use super::money::parse_request_amount;
     let mut p = super::Problems::new();
@@ -443,16 +454,17 @@ pub fn parse_payout_request(
         body.destination_currency_code,
         4,
     );
-    let funding = if source_token.is_empty() {
+    let source = if source_token.is_empty() {
         None
+    } else if let Some(f) = catalog.funding_account(&source_token) {
+        Some(Source::Account(f as u16))
+    } else if let Some((id, ci)) = wallet(&source_token) {
+        Some(Source::Wallet(id, ci as u16))
     } else {
-        let f = catalog.funding_account(&source_token);
-        if f.is_none() {
-            p.push(format!("source_token {source_token:?} is not one of your funding accounts (see GET /account/balance)"));
-        }
-        f
+        p.push(format!("source_token {source_token:?} is neither one of your funding accounts (see GET /account/balance) nor a wallet of this user"));
+        None
     };
-    let source_currency = funding.map(|f| &*catalog.funding_accounts[f].currency);
+    let source_currency = source.map(|s| source_currency_code(catalog, s));
     if let (Some(given), Some(actual)) = (body.source_currency_code.as_deref(), source_currency) {
         if !given.is_empty() && given != actual {
             p.push(format!("source_currency_code {given:?} does not match the currency of source_token ({actual})"));
@@ -525,8 +537,7 @@ pub fn parse_payout_request(
     }
     let attr_set_token = p.optional("attr_set_token", body.attr_set_token, 100);
     let _ = pricing;
-    let (Some(funding), Some(payer), Some(destination_currency)) = (funding, payer, dest_idx)
-    else {
+    let (Some(source), Some(payer), Some(destination_currency)) = (source, payer, dest_idx) else {
         return Err(p
             .finish::<()>("payout", ())
             .err()
@@ -535,7 +546,7 @@ pub fn parse_payout_request(
     p.finish(
         "payout",
         PayoutRequest {
-            funding,
+            source,
             payer,
             destination_currency,
             amounts: AmountRequest {
@@ -663,5 +674,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(q.source_amount, d("5.15"));
+    }
+}
+
+/// The currency code of a payout source.
+pub fn source_currency_code(catalog: &super::catalog::Catalog, source: Source) -> &str {
+    match source {
+        Source::Account(i) => &catalog.funding_accounts[i as usize].currency,
+        Source::Wallet(_, ci) => &catalog.currencies[ci as usize].code,
+    }
+}
+
+/// The token of a payout source as the API shows it.
+pub fn source_token(
+    catalog: &super::catalog::Catalog,
+    source: Source,
+) -> std::borrow::Cow<'_, str> {
+    match source {
+        Source::Account(i) => {
+            std::borrow::Cow::Borrowed(&catalog.funding_accounts[i as usize].token)
+        }
+        Source::Wallet(id, _) => {
+            std::borrow::Cow::Owned(super::token::format(super::wallet::WALLET, id))
+        }
     }
 }

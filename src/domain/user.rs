@@ -243,6 +243,16 @@ pub fn derive_timezone(catalog: &Catalog, country: &str, state: Option<&str>) ->
         .unwrap_or_else(|| "UTC".to_string())
 }
 
+/// A KYC verification session (Veriff or Au10tix, or an ID upload).
+#[derive(Clone, Debug)]
+pub struct KycSession {
+    pub provider: &'static str,
+    pub session_id: Uuid,
+    pub session_time: Millis,
+    /// `Started`, `Submitted`, … (the 1.0.0 `KYCSession` status enum).
+    pub status: &'static str,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,14 +16,18 @@ use crate::clock::{ClockOrigin, Millis, TenantClock};
 use crate::domain::attribute::{self, AttrSet, AttrValueBody};
 use crate::domain::catalog::Catalog;
 use crate::domain::payout::{
-    self, CommitContext, CommitOutcome, ForcedOutcome, Magic, Payout, PayoutStatus, Quote,
+    self, CommitContext, CommitOutcome, ForcedOutcome, Magic, Payout, PayoutStatus, Quote, Source,
 };
 use crate::domain::token::{self, TokenSource};
-use crate::domain::user::{User, UserProfile, UserStatus};
+use crate::domain::user::{KycSession, User, UserProfile, UserStatus};
+use crate::domain::wallet::{Load, SpendBack, Wallet};
 use crate::error::{ApiError, ApiResult};
 use crate::webhook::{Directives, TenantWebhooks};
 
 pub use crate::domain::payout::PayoutRequest;
+
+mod wallets;
+pub use wallets::{LoadRequest, SpendBackRequest};
 
 /// (user, payer index, index of the destination currency in the payer's list).
 pub type AttrKey = (Uuid, u32, u16);
@@ -31,6 +35,9 @@ pub type AttrKey = (Uuid, u32, u16);
 struct UserRecord {
     user: User,
     payouts: Vec<Uuid>,
+    wallets: Vec<Uuid>,
+    loads: Vec<Uuid>,
+    spendbacks: Vec<Uuid>,
 }
 
 pub struct Tenant {
@@ -49,9 +56,17 @@ pub struct Tenant {
     /// its magic amount); they stay once added.
     extra_requirements: DashMap<AttrKey, Vec<usize>>,
     pub journal: Journal,
+    wallets: DashMap<Uuid, Wallet>,
+    loads: DashMap<Uuid, Load>,
+    spendbacks: DashMap<Uuid, SpendBack>,
+    load_ids: DashMap<Box<str>, Uuid>,
+    spendback_ids: DashMap<Box<str>, Uuid>,
+    kyc: DashMap<Uuid, Vec<KycSession>>,
     pub webhooks: Arc<TenantWebhooks>,
     /// When a stored payout changes status by itself (quote expiry, settlement), by time.
     deadlines: Mutex<BTreeSet<(Millis, Uuid)>>,
+    /// When scheduled loads run.
+    load_deadlines: Mutex<BTreeSet<(Millis, Uuid)>>,
     pub idempotency: crate::idempotency::IdempotencyStore,
     /// How many calls matched each (scenario, rule) so far, for `nth`/`first` conditions.
     scenario_calls: DashMap<(String, usize), u64>,
@@ -93,8 +108,15 @@ impl Tenant {
             attributes: DashMap::new(),
             extra_requirements: DashMap::new(),
             journal: Journal::default(),
+            wallets: DashMap::new(),
+            loads: DashMap::new(),
+            spendbacks: DashMap::new(),
+            load_ids: DashMap::new(),
+            spendback_ids: DashMap::new(),
+            kyc: DashMap::new(),
             webhooks,
             deadlines: Mutex::new(BTreeSet::new()),
+            load_deadlines: Mutex::new(BTreeSet::new()),
             idempotency: Default::default(),
             scenario_calls: DashMap::new(),
             scenarios: RwLock::new(Vec::new()),
@@ -178,13 +200,15 @@ impl Tenant {
             timezone,
             profile,
         };
-        self.users.insert(
-            id,
-            UserRecord {
-                user: user.clone(),
-                payouts: Vec::new(),
-            },
-        );
+        let mut record = UserRecord {
+            user: user.clone(),
+            payouts: Vec::new(),
+            wallets: Vec::new(),
+            loads: Vec::new(),
+            spendbacks: Vec::new(),
+        };
+        self.open_default_wallets(id, &mut record);
+        self.users.insert(id, record);
         Ok(user)
     }
 
@@ -358,18 +382,24 @@ impl Tenant {
         }
         let catalog = &self.catalog;
         let payer = &catalog.payers[req.payer];
-        let funding = &catalog.funding_accounts[req.funding];
+        let source_currency = payout::source_currency_code(catalog, req.source);
+        if let Source::Wallet(w, _) = req.source {
+            if self.wallets.get(&w).is_none_or(|x| x.user != user) {
+                return Err(ApiError::bad_request(
+                    "source_token is not a wallet of this user",
+                ));
+            }
+        }
         let dest = &payer.currencies[req.destination_currency];
-        let pricing = payer.pricing_for(&funding.currency).ok_or_else(|| {
+        let pricing = payer.pricing_for(source_currency).ok_or_else(|| {
             ApiError::bad_request(format!(
-                "this destination does not accept {} as source currency",
-                funding.currency
+                "this destination does not accept {source_currency} as source currency"
             ))
         })?;
         let rate = rate_override
             .or_else(|| catalog.rate(pricing, &dest.code))
             .ok_or_else(|| ApiError::bad_request("no exchange rate for this currency pair"))?;
-        let sp = catalog.precision(&funding.currency).unwrap_or(2);
+        let sp = catalog.precision(source_currency).unwrap_or(2);
         let dp = catalog.precision(&dest.code).unwrap_or(2);
         let q: Quote = payout::quote(pricing, rate, sp, dp, req.amounts)?;
         let key: AttrKey = (user, req.payer as u32, req.destination_currency as u16);
@@ -393,7 +423,7 @@ impl Tenant {
             id,
             user,
             payer: req.payer as u32,
-            funding: req.funding as u16,
+            source: req.source,
             destination_currency: req.destination_currency as u16,
             source_amount: q.source_amount,
             destination_amount: q.destination_amount,
@@ -413,7 +443,8 @@ impl Tenant {
             notify_user: req.notify_user,
             committed_at: None,
         };
-        let short = |p: &Payout| self.balance(req.funding) < p.debit();
+        let available = self.source_balance(req.source).unwrap_or_default();
+        let short = |p: &Payout| available < p.debit();
         match &req.client_transfer_id {
             Some(ctid) => match self.transfer_ids.entry(ctid.as_str().into()) {
                 Entry::Occupied(_) => {
@@ -518,23 +549,29 @@ impl Tenant {
         let set = self.attribute_set(key);
         let missing = attribute::missing(&self.catalog, &requirements, set.as_ref());
         let payer = &self.catalog.payers[entry.payer as usize];
-        let mut balance = self.balances[entry.funding as usize]
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        let outcome = payout::decide_commit(
-            &entry,
-            payer.delivery_type,
-            CommitContext {
-                now,
-                missing_attributes: &missing,
-                available_balance: *balance,
-                forced,
-            },
-        );
+        let delivery = payer.delivery_type;
+        let source = entry.source;
+        let outcome = self
+            .with_balance(source, |balance| {
+                let outcome = payout::decide_commit(
+                    &entry,
+                    delivery,
+                    CommitContext {
+                        now,
+                        missing_attributes: &missing,
+                        available_balance: *balance,
+                        forced: forced.clone(),
+                    },
+                );
+                if let CommitOutcome::Success { .. } = outcome {
+                    debug_assert!(entry.committed_at.is_none());
+                    *balance -= entry.debit();
+                }
+                outcome
+            })
+            .unwrap_or_else(|| CommitOutcome::Failure("the source wallet no longer exists".into()));
         match &outcome {
             CommitOutcome::Success { next } => {
-                debug_assert!(entry.committed_at.is_none());
-                *balance -= entry.debit();
                 entry.committed_at = Some(now);
                 entry.status = *next;
                 entry.status_reason = None;
@@ -550,7 +587,6 @@ impl Tenant {
             }
             CommitOutcome::Duplicate | CommitOutcome::Nsf | CommitOutcome::AddtlAttrReq(_) => {}
         }
-        drop(balance);
         let after = entry.clone();
         drop(entry);
         if after.status == PayoutStatus::Processing && status_before != PayoutStatus::Processing {
@@ -560,6 +596,27 @@ impl Tenant {
             self.emit_payout(&after, webhook);
         }
         Ok((after, outcome))
+    }
+
+    /// The balance a payout source holds now.
+    pub fn source_balance(&self, source: Source) -> Option<Decimal> {
+        match source {
+            Source::Account(i) => Some(self.balance(i as usize)),
+            Source::Wallet(w, _) => self.wallets.get(&w).map(|w| w.balance),
+        }
+    }
+
+    /// Runs `f` on a source's balance under its lock (an account's, or the wallet's entry).
+    fn with_balance<R>(&self, source: Source, f: impl FnOnce(&mut Decimal) -> R) -> Option<R> {
+        match source {
+            Source::Account(i) => {
+                let mut b = self.balances[i as usize]
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner());
+                Some(f(&mut b))
+            }
+            Source::Wallet(w, _) => self.wallets.get_mut(&w).map(|mut w| f(&mut w.balance)),
+        }
     }
 
     fn add_deadline(&self, at: Millis, id: Uuid) {
@@ -573,6 +630,7 @@ impl Tenant {
     /// webhook for each (called each second, and after the clock is advanced).
     pub fn sweep(&self) {
         let now = self.now();
+        self.run_due_loads(now);
         let due: Vec<(Millis, Uuid)> = {
             let mut d = self.deadlines.lock().unwrap_or_else(|p| p.into_inner());
             let later = d.split_off(&(now, Uuid::max()));

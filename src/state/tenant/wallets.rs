@@ -1,0 +1,833 @@
+//! A tenant's wallets and the money that moves through them: loads, spend-backs, autopay,
+//! cards and KYC sessions. Lock order, as everywhere: a client account's balance before a
+//! wallet's entry; never the other way round.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use super::{Tenant, UserRecord};
+use crate::clock::Millis;
+use crate::domain::catalog::Catalog;
+use crate::domain::money::{parse_request_amount, round_to_precision};
+use crate::domain::payout::{AmountRequest, PayoutRequest, Source};
+use crate::domain::token;
+use crate::domain::user::KycSession;
+use crate::domain::wallet::{
+    self, metadata_object, AutopayRule, AutopayRuleBody, CardStatus, Load, LoadStatus, LoadTxnBody,
+    SpendBack, SpendBackTxnBody, Wallet, WalletKind,
+};
+use crate::domain::Problems;
+use crate::error::{ApiError, ApiResult};
+use crate::webhook::Directives;
+
+/// A load request, parsed.
+pub struct LoadRequest {
+    pub client_load_id: String,
+    pub funding: usize,
+    pub amount: Decimal,
+    pub notes: String,
+    pub notify_user: bool,
+    pub time_to_process: Option<Millis>,
+    pub metadata: Option<Box<RawValue>>,
+}
+
+/// A spend-back request, parsed.
+pub struct SpendBackRequest {
+    pub client_spendback_id: String,
+    pub source_token: String,
+    pub currency: String,
+    pub amount: Decimal,
+    pub notes: String,
+    pub metadata: Option<Box<RawValue>>,
+}
+
+pub fn parse_load(catalog: &Catalog, body: LoadTxnBody, now: Millis) -> ApiResult<LoadRequest> {
+    let mut p = Problems::new();
+    let client_load_id = p.required("client_load_id", body.client_load_id, 50);
+    let source_token = p.required("source_token", body.source_token, 100);
+    let funding = if source_token.is_empty() {
+        None
+    } else {
+        let f = catalog.funding_account(&source_token);
+        if f.is_none() {
+            p.push(format!("source_token {source_token:?} is not one of your funding accounts (see GET /account/balance)"));
+        }
+        f
+    };
+    let currency = funding.map(|f| catalog.funding_accounts[f].currency.to_string());
+    if let (Some(given), Some(actual)) = (body.source_currency_code.as_deref(), currency.as_deref())
+    {
+        if !given.is_empty() && given != actual {
+            p.push(format!("source_currency_code {given:?} does not match the currency of source_token ({actual})"));
+        }
+    }
+    let precision = currency
+        .as_deref()
+        .and_then(|c| catalog.precision(c))
+        .unwrap_or(2);
+    let amount = match body.amount.filter(|r| r.get() != "null") {
+        None => {
+            p.push("amount is required");
+            None
+        }
+        Some(raw) => match parse_request_amount("amount", &raw, precision) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                p.push(e);
+                None
+            }
+        },
+    };
+    let notes = p.optional("notes", body.notes, 255).unwrap_or_default();
+    let time_to_process = match body.time_to_process.filter(|t| !t.trim().is_empty()) {
+        None => None,
+        Some(t) => match chrono::DateTime::parse_from_rfc3339(t.trim()) {
+            Ok(at) => Some(at.timestamp_millis()).filter(|at| *at > now),
+            Err(_) => {
+                p.push(format!("time_to_process must be an ISO 8601 UTC time such as 2026-12-01T10:00:00Z, not {t:?}"));
+                None
+            }
+        },
+    };
+    let metadata = metadata_object(body.metadata, &mut p);
+    let (Some(funding), Some(amount)) = (funding, amount) else {
+        return Err(p
+            .finish::<()>("load", ())
+            .err()
+            .unwrap_or_else(|| ApiError::bad_request("invalid load")));
+    };
+    p.finish(
+        "load",
+        LoadRequest {
+            client_load_id,
+            funding,
+            amount,
+            notes,
+            notify_user: body.notify_user.unwrap_or(true),
+            time_to_process,
+            metadata,
+        },
+    )
+}
+
+pub fn parse_spendback(catalog: &Catalog, body: SpendBackTxnBody) -> ApiResult<SpendBackRequest> {
+    let mut p = Problems::new();
+    let client_spendback_id = p.required("client_spendback_id", body.client_spendback_id, 50);
+    let source_token = p.required("source_token", body.source_token, 100);
+    let currency = p
+        .optional("source_currency_code", body.source_currency_code, 4)
+        .unwrap_or_else(|| "USD".into());
+    let precision = catalog.precision(&currency);
+    if precision.is_none() {
+        p.push(format!(
+            "source_currency_code {currency:?} is not a supported currency"
+        ));
+    }
+    let amount = match body.amount.filter(|r| r.get() != "null") {
+        None => {
+            p.push("amount is required");
+            None
+        }
+        Some(raw) => match parse_request_amount("amount", &raw, precision.unwrap_or(2)) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                p.push(e);
+                None
+            }
+        },
+    };
+    let notes = p.optional("notes", body.notes, 255).unwrap_or_default();
+    let metadata = metadata_object(body.metadata, &mut p);
+    p.finish(
+        "spend-back",
+        SpendBackRequest {
+            client_spendback_id,
+            source_token,
+            currency,
+            amount: amount.unwrap_or_default(),
+            notes,
+            metadata,
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct LoadEvent<'a> {
+    load_token: String,
+    time_of_load: String,
+    client_load_id: &'a str,
+    source_token: &'a str,
+    wallet_token: String,
+    amount: crate::domain::money::Amount,
+    source_currency_code: &'a str,
+    notes: &'a str,
+    status: &'static str,
+    event_type: &'static str,
+}
+
+#[derive(Serialize)]
+struct SpendBackEvent<'a> {
+    spendback_token: String,
+    client_spendback_id: &'a str,
+    status: &'static str,
+    event_type: &'static str,
+}
+
+impl Tenant {
+    /// Every new user gets a USD wallet for funds and a USD MassPay card wallet.
+    pub(super) fn open_default_wallets(&self, user: Uuid, record: &mut UserRecord) {
+        let now = self.now();
+        for kind in [WalletKind::UserFunds, WalletKind::MasspayCard] {
+            let id = self.tokens.next();
+            let card = (kind == WalletKind::MasspayCard)
+                .then(|| wallet::new_card(self.tokens.next(), crate::clock::date(now)));
+            self.wallets.insert(
+                id,
+                Wallet {
+                    id,
+                    user,
+                    currency: "USD".into(),
+                    kind,
+                    balance: Decimal::ZERO,
+                    active: true,
+                    card,
+                    autopay: Vec::new(),
+                    created: now,
+                },
+            );
+            record.wallets.push(id);
+        }
+    }
+
+    pub fn user_wallets(&self, user: Uuid) -> Option<Vec<Wallet>> {
+        let ids = self.users.get(&user)?.wallets.clone();
+        Some(
+            ids.iter()
+                .filter_map(|id| self.wallets.get(id).map(|w| w.clone()))
+                .collect(),
+        )
+    }
+
+    /// A wallet of this user by token; unknown or someone else's → `None`.
+    pub fn wallet(&self, user: Uuid, text: &str) -> Option<Wallet> {
+        let id = token::parse(text, wallet::WALLET)?;
+        self.wallets
+            .get(&id)
+            .filter(|w| w.user == user)
+            .map(|w| w.clone())
+    }
+
+    /// A user's wallet as a payout source: (id, index of its currency in the catalog).
+    pub fn wallet_source(&self, user: Uuid, text: &str) -> Option<(Uuid, usize)> {
+        let w = self.wallet(user, text)?;
+        let ci = self
+            .catalog
+            .currencies
+            .iter()
+            .position(|c| c.code == w.currency)?;
+        Some((w.id, ci))
+    }
+
+    /// The user's funds wallet in `currency`, opened on first use.
+    fn funds_wallet(&self, user: Uuid, currency: &str) -> Option<Uuid> {
+        let mut record = self.users.get_mut(&user)?;
+        for id in &record.wallets {
+            if let Some(w) = self.wallets.get(id) {
+                if w.kind == WalletKind::UserFunds && &*w.currency == currency {
+                    return Some(w.id);
+                }
+            }
+        }
+        let id = self.tokens.next();
+        self.wallets.insert(
+            id,
+            Wallet {
+                id,
+                user,
+                currency: currency.into(),
+                kind: WalletKind::UserFunds,
+                balance: Decimal::ZERO,
+                active: true,
+                card: None,
+                autopay: Vec::new(),
+                created: self.now(),
+            },
+        );
+        record.wallets.push(id);
+        Some(id)
+    }
+
+    // ----- loads -------------------------------------------------------------------------------
+
+    /// Credits a user's wallet from a client account: now (COMPLETED, or CANCELLED when the
+    /// account is short) or at `time_to_process` (SCHEDULED until the test clock gets there).
+    pub fn load(&self, user: Uuid, req: LoadRequest, webhook: Directives) -> ApiResult<Load> {
+        let currency = self.catalog.funding_accounts[req.funding]
+            .currency
+            .to_string();
+        let wallet = self.funds_wallet(user, &currency).ok_or_else(|| {
+            ApiError::not_found(format!("user {}", token::format(token::USER, user)))
+        })?;
+        let id = self.tokens.next();
+        match self.load_ids.entry(req.client_load_id.as_str().into()) {
+            dashmap::mapref::entry::Entry::Occupied(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "client_load_id {:?} was already used",
+                    req.client_load_id
+                )))
+            }
+            dashmap::mapref::entry::Entry::Vacant(v) => {
+                v.insert(id);
+            }
+        }
+        let now = self.now();
+        let mut load = Load {
+            id,
+            user,
+            client_load_id: req.client_load_id,
+            funding: req.funding,
+            wallet,
+            amount: req.amount,
+            notes: req.notes,
+            status: LoadStatus::Scheduled,
+            status_reason: None,
+            time_of_load: req.time_to_process.unwrap_or(now),
+            created: now,
+            metadata: req.metadata,
+            notify_user: req.notify_user,
+        };
+        if req.time_to_process.is_none() {
+            self.run_load(&mut load);
+        }
+        self.loads.insert(id, load.clone());
+        if let Some(mut u) = self.users.get_mut(&user) {
+            u.loads.push(id);
+        }
+        if load.status == LoadStatus::Scheduled {
+            self.load_deadlines
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert((load.time_of_load, id));
+        }
+        self.emit_load(&load, webhook);
+        if load.status == LoadStatus::Completed {
+            self.run_autopay(&load);
+        }
+        Ok(load)
+    }
+
+    /// Moves a load's money: client account → wallet, atomically (account, then wallet).
+    fn run_load(&self, load: &mut Load) {
+        let mut account = self.balances[load.funding]
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if *account < load.amount {
+            load.status = LoadStatus::Cancelled;
+            load.status_reason = Some("Insufficient funds in the source account".into());
+            return;
+        }
+        match self.wallets.get_mut(&load.wallet) {
+            Some(mut w) if w.active => {
+                *account -= load.amount;
+                w.balance += load.amount;
+                load.status = LoadStatus::Completed;
+            }
+            _ => {
+                load.status = LoadStatus::Cancelled;
+                load.status_reason = Some("The wallet is not active".into());
+            }
+        }
+    }
+
+    /// Runs the scheduled loads whose time has come (from the sweep).
+    pub(super) fn run_due_loads(&self, now: Millis) {
+        let due: Vec<(Millis, Uuid)> = {
+            let mut d = self
+                .load_deadlines
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let later = d.split_off(&(now, Uuid::max()));
+            std::mem::replace(&mut *d, later).into_iter().collect()
+        };
+        for (_, id) in due {
+            let ran = self.loads.get_mut(&id).and_then(|mut l| {
+                (l.status == LoadStatus::Scheduled).then(|| {
+                    self.run_load(&mut l);
+                    l.clone()
+                })
+            });
+            if let Some(l) = ran {
+                self.emit_load(&l, Directives::default());
+                if l.status == LoadStatus::Completed {
+                    self.run_autopay(&l);
+                }
+            }
+        }
+    }
+
+    pub fn user_loads(&self, user: Uuid) -> Option<Vec<Load>> {
+        let ids = self.users.get(&user)?.loads.clone();
+        Some(
+            ids.iter()
+                .filter_map(|id| self.loads.get(id).map(|l| l.clone()))
+                .collect(),
+        )
+    }
+
+    pub fn user_load(&self, user: Uuid, text: &str) -> Option<Load> {
+        let id = token::parse(text, wallet::LOAD)?;
+        self.loads
+            .get(&id)
+            .filter(|l| l.user == user)
+            .map(|l| l.clone())
+    }
+
+    /// Reverses a load: a scheduled one is cancelled; a completed one takes its amount back from
+    /// the wallet to the client account (refused if the wallet no longer holds it).
+    pub fn cancel_load(&self, user: Uuid, text: &str) -> ApiResult<Load> {
+        let not_found =
+            || ApiError::not_found(format!("load {text:?} was not found for this user"));
+        let id = token::parse(text, wallet::LOAD).ok_or_else(not_found)?;
+        let mut load = self
+            .loads
+            .get_mut(&id)
+            .filter(|l| l.user == user)
+            .ok_or_else(not_found)?;
+        match load.status {
+            LoadStatus::Scheduled => {
+                load.status = LoadStatus::Cancelled;
+                load.status_reason = Some("Cancelled by the client".into());
+            }
+            LoadStatus::Completed => {
+                let mut account = self.balances[load.funding]
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner());
+                let mut w = self
+                    .wallets
+                    .get_mut(&load.wallet)
+                    .ok_or_else(|| ApiError::bad_request("the load's wallet no longer exists"))?;
+                if w.balance < load.amount {
+                    return Err(ApiError::bad_request(format!(
+                        "the wallet holds {} {}, less than the load's {}: it cannot be reversed",
+                        w.balance.normalize(),
+                        w.currency,
+                        load.amount.normalize()
+                    )));
+                }
+                w.balance -= load.amount;
+                *account += load.amount;
+                load.status = LoadStatus::Cancelled;
+                load.status_reason = Some("Reversed by the client".into());
+            }
+            LoadStatus::Cancelled => {
+                return Err(ApiError::bad_request("the load is already cancelled"));
+            }
+        }
+        let l = load.clone();
+        drop(load);
+        self.emit_load(&l, Directives::default());
+        Ok(l)
+    }
+
+    fn emit_load(&self, l: &Load, directives: Directives) {
+        if !self.webhooks.active() {
+            return;
+        }
+        let account = &self.catalog.funding_accounts[l.funding];
+        let body = serde_json::to_string(&LoadEvent {
+            load_token: token::format(wallet::LOAD, l.id),
+            time_of_load: crate::clock::format(l.time_of_load),
+            client_load_id: &l.client_load_id,
+            source_token: &account.token,
+            wallet_token: token::format(wallet::WALLET, l.wallet),
+            amount: l.amount.into(),
+            source_currency_code: &account.currency,
+            notes: &l.notes,
+            status: l.status.as_str(),
+            event_type: "load",
+        })
+        .unwrap_or_default();
+        self.webhooks
+            .emit("load", &token::format(wallet::LOAD, l.id), body, directives);
+    }
+
+    /// Pays out each autopay rule's share of a completed load from the wallet (share = amount +
+    /// fee). A share that cannot go (too small, attributes missing, …) simply does not.
+    fn run_autopay(&self, load: &Load) {
+        let Some(w) = self.wallets.get(&load.wallet).map(|w| w.clone()) else {
+            return;
+        };
+        let Some(ci) = self
+            .catalog
+            .currencies
+            .iter()
+            .position(|c| c.code == w.currency)
+        else {
+            return;
+        };
+        let precision = self.catalog.currencies[ci].precision;
+        for rule in &w.autopay {
+            let share = (load.amount * rule.percentage / Decimal::ONE_HUNDRED)
+                .round_dp_with_strategy(precision, rust_decimal::RoundingStrategy::ToZero);
+            if share <= Decimal::ZERO {
+                continue;
+            }
+            let req = PayoutRequest {
+                source: Source::Wallet(w.id, ci as u16),
+                payer: rule.payer,
+                destination_currency: rule.destination_currency,
+                amounts: AmountRequest {
+                    source_amount: None,
+                    destination_amount: None,
+                    limit: Some(share),
+                },
+                client_transfer_id: None,
+                metadata: None,
+                attr_set_token: None,
+                notify_user: false,
+                auto_commit: true,
+            };
+            if let Ok(super::InitiateOutcome::Created(p)) =
+                self.initiate_payout(load.user, req, None, Directives::default())
+            {
+                let _ = self.commit_payout(load.user, p.id, None, &[], Directives::default());
+            }
+        }
+    }
+
+    // ----- spend-backs ---------------------------------------------------------------------------
+
+    /// Moves money back from a user's wallet to a client account. `source_token` names either
+    /// the user's wallet (credited to the client account in its currency) or the client account
+    /// (debited from the user's funds wallet in that currency). A short wallet is a `failure`.
+    pub fn spendback(
+        &self,
+        user: Uuid,
+        req: SpendBackRequest,
+        webhook: Directives,
+    ) -> ApiResult<SpendBack> {
+        let catalog = &self.catalog;
+        let (wallet_id, funding) = if let Some(w) = self.wallet(user, &req.source_token) {
+            let f = catalog
+                .funding_accounts
+                .iter()
+                .position(|a| a.currency == w.currency)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("you have no funding account in {}", w.currency))
+                })?;
+            (w.id, f)
+        } else if let Some(f) = catalog.funding_account(&req.source_token) {
+            let currency = catalog.funding_accounts[f].currency.to_string();
+            let w = self
+                .funds_wallet(user, &currency)
+                .ok_or_else(|| ApiError::not_found("user"))?;
+            (w, f)
+        } else {
+            return Err(ApiError::bad_request(format!(
+                "source_token {:?} is neither a wallet of this user nor one of your funding accounts",
+                req.source_token
+            )));
+        };
+        let currency = &catalog.funding_accounts[funding].currency;
+        if **currency != *req.currency {
+            return Err(ApiError::bad_request(format!(
+                "source_currency_code {:?} does not match the wallet's currency ({currency})",
+                req.currency
+            )));
+        }
+        let id = self.tokens.next();
+        match self
+            .spendback_ids
+            .entry(req.client_spendback_id.as_str().into())
+        {
+            dashmap::mapref::entry::Entry::Occupied(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "client_spendback_id {:?} was already used",
+                    req.client_spendback_id
+                )))
+            }
+            dashmap::mapref::entry::Entry::Vacant(v) => {
+                v.insert(id);
+            }
+        }
+        let success = {
+            let mut account = self.balances[funding]
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            match self.wallets.get_mut(&wallet_id) {
+                Some(mut w) if w.balance >= req.amount => {
+                    w.balance -= req.amount;
+                    *account += req.amount;
+                    true
+                }
+                _ => false,
+            }
+        };
+        let sb = SpendBack {
+            id,
+            user,
+            client_spendback_id: req.client_spendback_id,
+            funding,
+            wallet: wallet_id,
+            amount: req.amount,
+            notes: req.notes,
+            success,
+            created: self.now(),
+            metadata: req.metadata,
+        };
+        self.spendbacks.insert(id, sb.clone());
+        if let Some(mut u) = self.users.get_mut(&user) {
+            u.spendbacks.push(id);
+        }
+        if self.webhooks.active() {
+            let body = serde_json::to_string(&SpendBackEvent {
+                spendback_token: token::format(wallet::SPENDBACK, id),
+                client_spendback_id: &sb.client_spendback_id,
+                status: if success { "success" } else { "failure" },
+                event_type: "spendback",
+            })
+            .unwrap_or_default();
+            self.webhooks.emit(
+                "spendback",
+                &token::format(wallet::SPENDBACK, id),
+                body,
+                webhook,
+            );
+        }
+        Ok(sb)
+    }
+
+    pub fn user_spendbacks(&self, user: Uuid) -> Option<Vec<SpendBack>> {
+        let ids = self.users.get(&user)?.spendbacks.clone();
+        Some(
+            ids.iter()
+                .filter_map(|id| self.spendbacks.get(id).map(|s| s.clone()))
+                .collect(),
+        )
+    }
+
+    // ----- autopay and cards ---------------------------------------------------------------------
+
+    pub fn add_autopay(
+        &self,
+        user: Uuid,
+        wallet_token: &str,
+        body: AutopayRuleBody,
+    ) -> ApiResult<AutopayRule> {
+        let w = self.wallet(user, wallet_token).ok_or_else(|| {
+            ApiError::not_found(format!(
+                "wallet {wallet_token:?} was not found for this user"
+            ))
+        })?;
+        let mut p = Problems::new();
+        let destination = p.required("destination_token", body.destination_token, 100);
+        let payer = if destination.is_empty() {
+            None
+        } else {
+            let d = self.catalog.payer(&destination);
+            if d.is_none() {
+                p.push(format!(
+                    "destination_token {destination:?} is not a known destination"
+                ));
+            }
+            d
+        };
+        let percentage = match body.percentage.filter(|r| r.get() != "null") {
+            None => Decimal::ONE_HUNDRED,
+            Some(raw) => match crate::domain::money::decimal_from_json_text(raw.get(), false) {
+                Ok(v) if v > Decimal::ZERO && v <= Decimal::ONE_HUNDRED => v.normalize(),
+                _ => {
+                    p.push("percentage must be a number above 0 and at most 100");
+                    Decimal::ONE_HUNDRED
+                }
+            },
+        };
+        let mut dest_ci = None;
+        if let Some(pi) = payer {
+            let payer = &self.catalog.payers[pi];
+            if payer.pricing_for(&w.currency).is_none() {
+                p.push(format!(
+                    "this destination does not accept {} (the wallet's currency)",
+                    w.currency
+                ));
+            }
+            dest_ci = payer
+                .currencies
+                .iter()
+                .position(|c| c.code == w.currency)
+                .or(Some(0));
+        }
+        let attr_set_token = body.attr_set_token.filter(|t| !t.is_empty());
+        let (Some(payer), Some(destination_currency)) = (payer, dest_ci) else {
+            return Err(p
+                .finish::<()>("autopay rule", ())
+                .err()
+                .unwrap_or_else(|| ApiError::bad_request("invalid autopay rule")));
+        };
+        p.finish("autopay rule", ())?;
+        let mut wallet = self
+            .wallets
+            .get_mut(&w.id)
+            .ok_or_else(|| ApiError::not_found("wallet"))?;
+        let total: Decimal =
+            wallet.autopay.iter().map(|r| r.percentage).sum::<Decimal>() + percentage;
+        if total > Decimal::ONE_HUNDRED {
+            return Err(ApiError::bad_request(format!(
+                "the wallet's autopay rules would pay out {}% of each load (at most 100%)",
+                total.normalize()
+            )));
+        }
+        let rule = AutopayRule {
+            id: self.tokens.next(),
+            payer,
+            destination_currency,
+            percentage,
+            attr_set_token,
+        };
+        wallet.autopay.push(rule.clone());
+        Ok(rule)
+    }
+
+    pub fn autopay_rules(&self, user: Uuid, wallet_token: &str) -> ApiResult<Vec<AutopayRule>> {
+        self.wallet(user, wallet_token)
+            .map(|w| w.autopay)
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "wallet {wallet_token:?} was not found for this user"
+                ))
+            })
+    }
+
+    pub fn delete_autopay(
+        &self,
+        user: Uuid,
+        wallet_token: &str,
+        rule_token: &str,
+    ) -> ApiResult<()> {
+        let w = self.wallet(user, wallet_token).ok_or_else(|| {
+            ApiError::not_found(format!(
+                "wallet {wallet_token:?} was not found for this user"
+            ))
+        })?;
+        let id = token::parse(rule_token, wallet::AUTOPAY).ok_or_else(|| {
+            ApiError::not_found(format!("autopay rule {rule_token:?} was not found"))
+        })?;
+        let mut wallet = self
+            .wallets
+            .get_mut(&w.id)
+            .ok_or_else(|| ApiError::not_found("wallet"))?;
+        let before = wallet.autopay.len();
+        wallet.autopay.retain(|r| r.id != id);
+        if wallet.autopay.len() == before {
+            return Err(ApiError::not_found(format!(
+                "autopay rule {rule_token:?} was not found"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Changes a card's PIN and/or status (`SUSPEND` → INACTIVE, `UNSUSPEND` → ACTIVE, `CLOSE`
+    /// → CLOSED, for good).
+    pub fn update_card(
+        &self,
+        user: Uuid,
+        wallet_token: &str,
+        pin: Option<&str>,
+        status: Option<&str>,
+    ) -> ApiResult<Wallet> {
+        let w = self.wallet(user, wallet_token).ok_or_else(|| {
+            ApiError::not_found(format!(
+                "wallet {wallet_token:?} was not found for this user"
+            ))
+        })?;
+        let mut p = Problems::new();
+        if let Some(pin) = pin {
+            if pin.len() != 4 || !pin.bytes().all(|b| b.is_ascii_digit()) {
+                p.push("query parameter pin must be 4 digits");
+            }
+        }
+        let new_status = match status {
+            None => None,
+            Some("SUSPEND") => Some(CardStatus::Inactive),
+            Some("UNSUSPEND") => Some(CardStatus::Active),
+            Some("CLOSE") => Some(CardStatus::Closed),
+            Some(other) => {
+                p.push(format!(
+                    "query parameter status must be SUSPEND, UNSUSPEND or CLOSE, not {other:?}"
+                ));
+                None
+            }
+        };
+        p.finish("card update", ())?;
+        let mut wallet = self
+            .wallets
+            .get_mut(&w.id)
+            .ok_or_else(|| ApiError::not_found("wallet"))?;
+        let Some(card) = wallet.card.as_mut() else {
+            return Err(ApiError::bad_request("this wallet has no MassPay card"));
+        };
+        if card.status == CardStatus::Closed && (new_status.is_some() || pin.is_some()) {
+            return Err(ApiError::bad_request("the card is closed"));
+        }
+        if let Some(pin) = pin {
+            card.pin = pin.to_string();
+        }
+        if let Some(s) = new_status {
+            card.status = s;
+        }
+        if card.status == CardStatus::Closed {
+            wallet.active = false;
+        }
+        Ok(wallet.clone())
+    }
+
+    // ----- KYC -----------------------------------------------------------------------------------
+
+    pub fn start_kyc(
+        &self,
+        user: Uuid,
+        provider: &'static str,
+        status: &'static str,
+    ) -> KycSession {
+        let session = KycSession {
+            provider,
+            session_id: self.tokens.next(),
+            session_time: self.now(),
+            status,
+        };
+        self.kyc.entry(user).or_default().push(session.clone());
+        session
+    }
+
+    pub fn kyc_sessions(&self, user: Uuid) -> Vec<KycSession> {
+        self.kyc.get(&user).map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Every stored attribute value equal to `value` whose requirement has type `attr_type`:
+    /// (user, type, value) — the velocity check.
+    pub fn attribute_velocity(&self, attr_type: &str, value: &str) -> Vec<Uuid> {
+        let mut users: Vec<Uuid> = self
+            .attributes
+            .iter()
+            .filter(|e| {
+                e.value().values.iter().any(|(r, v)| {
+                    self.catalog.requirements[*r].attr_type == attr_type && &**v == value
+                })
+            })
+            .map(|e| e.key().0)
+            .collect();
+        users.sort();
+        users.dedup();
+        users
+    }
+
+    pub fn precision_of(&self, currency: &str) -> u32 {
+        self.catalog.precision(currency).unwrap_or(2)
+    }
+
+    pub fn round(&self, d: Decimal, currency: &str) -> Decimal {
+        round_to_precision(d, self.precision_of(currency))
+    }
+}
