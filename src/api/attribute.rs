@@ -101,3 +101,162 @@ async fn store(
         attr_set_token: token::format(token::ATTR_SET, id),
     }))
 }
+
+/// API 1.0.0 only.
+pub fn all_attributes_router() -> Router<AppState> {
+    Router::new().route("/attribute/{user_token}", get(all_attributes))
+}
+
+pub fn velocity_router() -> Router<AppState> {
+    Router::new().route(
+        "/attribute/{user_token}/velocity",
+        axum::routing::post(velocity),
+    )
+}
+
+#[derive(serde::Deserialize)]
+pub struct VelocityItem {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    value: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct VelocityMatch<'a> {
+    user_token: String,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    value: &'a str,
+}
+
+/// Which other users share an attribute value (a fraud/velocity check): 0.1.4 answers objects,
+/// 1.0.0 the users' tokens.
+async fn velocity(
+    TenantCtx(tenant): TenantCtx,
+    axum::Extension(version): axum::Extension<super::ApiVersion>,
+    Path(user_token): Path<String>,
+    super::extract::OptionalJson(items): super::extract::OptionalJson<Vec<VelocityItem>>,
+) -> ApiResult<Response> {
+    let user = super::user::user_id(&tenant, &user_token)?;
+    let mut p = crate::domain::Problems::new();
+    for (i, item) in items.iter().enumerate() {
+        match item.kind.as_deref() {
+            Some(t) if crate::domain::catalog::ATTRIBUTE_TYPES.contains(&t) => {}
+            Some(t) => p.push(format!("[{i}].type {t:?} is not a MassPay attribute type")),
+            None => p.push(format!("[{i}].type is required")),
+        }
+        if item.value.as_deref().is_none_or(str::is_empty) {
+            p.push(format!("[{i}].value is required"));
+        }
+    }
+    p.finish("velocity query", ())?;
+    let mut matches: Vec<VelocityMatch<'_>> = Vec::new();
+    for item in &items {
+        let (kind, value) = (
+            item.kind.as_deref().unwrap_or(""),
+            item.value.as_deref().unwrap_or(""),
+        );
+        for other in tenant
+            .attribute_velocity(kind, value)
+            .into_iter()
+            .filter(|u| *u != user)
+        {
+            matches.push(VelocityMatch {
+                user_token: token::format(token::USER, other),
+                kind,
+                value,
+            });
+        }
+    }
+    Ok(match version {
+        super::ApiVersion::V0 => json(&matches),
+        super::ApiVersion::V1 => {
+            let mut tokens: Vec<String> = matches.into_iter().map(|m| m.user_token).collect();
+            tokens.dedup();
+            json(&tokens)
+        }
+    })
+}
+
+#[derive(serde::Serialize)]
+struct AllAttributesResp<'a> {
+    destination_token: &'a str,
+    payer_logo: &'a str,
+    payer_name: &'a str,
+    exchange_rate: Vec<super::models::PayerExchangeRate<'a>>,
+    max_limit: crate::domain::money::Amount,
+    min_limit: crate::domain::money::Amount,
+    number_of_locations: u32,
+    estimated_availability: String,
+    additional_description: &'a str,
+    is_dynamic_token: bool,
+    attributes: Vec<AttrsRequirement<'a>>,
+}
+
+/// API 1.0.0: every stored attribute set of a user, with its destination.
+async fn all_attributes(
+    TenantCtx(tenant): TenantCtx,
+    Path(user_token): Path<String>,
+) -> ApiResult<Response> {
+    let user = super::user::user_id(&tenant, &user_token)?;
+    let catalog = &tenant.catalog;
+    let now = tenant.now();
+    let mut sets: Vec<_> = tenant
+        .attribute_sets()
+        .into_iter()
+        .filter(|(k, _)| k.0 == user)
+        .collect();
+    sets.sort_by_key(|(k, _)| (k.1, k.2));
+    let reqs: Vec<Vec<usize>> = sets.iter().map(|(k, _)| tenant.requirements(*k)).collect();
+    let body: Vec<AllAttributesResp<'_>> = sets
+        .iter()
+        .zip(reqs.iter())
+        .map(|((key, set), reqs)| {
+            let payer = &catalog.payers[key.1 as usize];
+            let currency = &payer.currencies[key.2 as usize];
+            let pricing = payer.pricing_for("USD").or_else(|| payer.pricing.first());
+            let set_token = token::format(token::ATTR_SET, set.id);
+            AllAttributesResp {
+                destination_token: &payer.token,
+                payer_logo: &payer.logo,
+                payer_name: &payer.name,
+                exchange_rate: pricing
+                    .and_then(|p| catalog.rate(p, &currency.code))
+                    .map(|r| super::models::PayerExchangeRate {
+                        currency_symbol: &currency.code,
+                        exchange_rate: r.into(),
+                    })
+                    .into_iter()
+                    .collect(),
+                max_limit: pricing.map(|p| p.max_limit).unwrap_or_default().into(),
+                min_limit: pricing.map(|p| p.min_limit).unwrap_or_default().into(),
+                number_of_locations: payer.number_of_locations,
+                estimated_availability: crate::clock::format(
+                    now + payer.availability_seconds * 1000,
+                ),
+                additional_description: &payer.additional_description,
+                is_dynamic_token: payer.is_dynamic_token,
+                attributes: reqs
+                    .iter()
+                    .map(|&ri| {
+                        let r = &catalog.requirements[ri];
+                        let value = set.value(ri);
+                        AttrsRequirement {
+                            token: &r.token,
+                            attr_set_token: Some(set_token.clone()),
+                            label: &r.label,
+                            validation: &r.validation,
+                            is_optional: r.is_optional,
+                            value: value.unwrap_or(""),
+                            expected_value: &r.expected_value,
+                            attr_type: &r.attr_type,
+                            input_type: &r.input_type,
+                            last_attr_value_used: value.is_some(),
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(json(&body))
+}

@@ -1,15 +1,20 @@
 //! Transaction history: one user's (`/user/{user_token}/history`), and in API 1.0.0 every user's
-//! (`/user/history`), newest first, filtered and paged.
+//! (`/user/history`) — payouts, loads and spend-backs, newest first, filtered and paged.
+
+use std::borrow::Cow;
 
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
+use uuid::Uuid;
 
 use super::extract::{Path, Query, TenantCtx};
 use super::models::TxnHistoryResp;
 use super::{json, ApiVersion, AppState};
+use crate::clock::Millis;
 use crate::domain::history::{self, HistoryQueryRaw, TxnKind};
-use crate::domain::payout::Payout;
+use crate::domain::token;
+use crate::domain::wallet;
 use crate::error::ApiResult;
 use crate::state::Tenant;
 
@@ -29,39 +34,112 @@ async fn user_history(
     Query(raw): Query<HistoryQueryRaw>,
 ) -> ApiResult<Response> {
     let user = super::user::user_id(&tenant, &user_token)?;
-    let payouts = tenant.user_payouts(user).unwrap_or_default();
-    respond(&tenant, payouts, raw, version == ApiVersion::V1)
+    respond(&tenant, &[user], raw, version == ApiVersion::V1)
 }
 
 async fn all_history(
     TenantCtx(tenant): TenantCtx,
     Query(raw): Query<HistoryQueryRaw>,
 ) -> ApiResult<Response> {
-    respond(&tenant, tenant.all_payouts(), raw, true)
+    let users: Vec<Uuid> = tenant.users().iter().map(|u| u.id).collect();
+    respond(&tenant, &users, raw, true)
 }
 
 fn respond(
     tenant: &Tenant,
-    mut payouts: Vec<Payout>,
+    users: &[Uuid],
     raw: HistoryQueryRaw,
     with_user: bool,
 ) -> ApiResult<Response> {
     let q = history::parse(raw)?;
-    payouts.retain(|p| {
-        q.keeps(
-            TxnKind::Payout,
-            p.created,
-            Some(&crate::domain::payout::source_token(
-                &tenant.catalog,
-                p.source,
-            )),
-        )
-    });
-    payouts.sort_by_key(|p| std::cmp::Reverse((p.created, p.id)));
-    let page = q.page_of(payouts);
-    let body: Vec<TxnHistoryResp<'_>> = page
-        .iter()
-        .map(|p| TxnHistoryResp::payout(&tenant.catalog, p, with_user))
+    let catalog = &tenant.catalog;
+    let mut payouts = Vec::new();
+    let mut loads = Vec::new();
+    let mut spendbacks = Vec::new();
+    for &u in users {
+        payouts.extend(tenant.user_payouts(u).unwrap_or_default());
+        loads.extend(tenant.user_loads(u).unwrap_or_default());
+        spendbacks.extend(tenant.user_spendbacks(u).unwrap_or_default());
+    }
+    // (time, token, item) for every kept item, then newest first.
+    let mut items: Vec<(Millis, Uuid, TxnHistoryResp<'_>)> = Vec::new();
+    for p in &payouts {
+        let source = crate::domain::payout::source_token(catalog, p.source);
+        if q.keeps(TxnKind::Payout, p.created, Some(&source)) {
+            items.push((
+                p.created,
+                p.id,
+                TxnHistoryResp::payout(catalog, p, with_user),
+            ));
+        }
+    }
+    for l in &loads {
+        let wallet_token = token::format(wallet::WALLET, l.wallet);
+        if !q.keeps(TxnKind::Load, l.time_of_load, Some(&wallet_token)) {
+            continue;
+        }
+        let account = &catalog.funding_accounts[l.funding];
+        items.push((
+            l.time_of_load,
+            l.id,
+            TxnHistoryResp {
+                token: token::format(wallet::LOAD, l.id),
+                kind: TxnKind::Load.as_str(),
+                time_of_txn: crate::clock::format(l.time_of_load),
+                source_amount: l.amount.into(),
+                source_currency_code: &account.currency,
+                destination_amount: l.amount.into(),
+                destination_currency_code: &account.currency,
+                fee: rust_decimal::Decimal::ZERO.into(),
+                status: l.status.as_str(),
+                notes: Some(&l.notes),
+                payer_name: None,
+                pickup_code: None,
+                source_token: Some(Cow::Borrowed(&account.token)),
+                destination_token: Cow::Owned(wallet_token),
+                delivery_type: None,
+                client_transfer_id: None,
+                status_reason: l.status_reason.as_deref(),
+                user_token: with_user.then(|| token::format(token::USER, l.user)),
+            },
+        ));
+    }
+    for s in &spendbacks {
+        let wallet_token = token::format(wallet::WALLET, s.wallet);
+        if !q.keeps(TxnKind::SpendBack, s.created, Some(&wallet_token)) {
+            continue;
+        }
+        let account = &catalog.funding_accounts[s.funding];
+        items.push((
+            s.created,
+            s.id,
+            TxnHistoryResp {
+                token: token::format(wallet::SPENDBACK, s.id),
+                kind: TxnKind::SpendBack.as_str(),
+                time_of_txn: crate::clock::format(s.created),
+                source_amount: s.amount.into(),
+                source_currency_code: &account.currency,
+                destination_amount: s.amount.into(),
+                destination_currency_code: &account.currency,
+                fee: rust_decimal::Decimal::ZERO.into(),
+                status: if s.success { "COMPLETED" } else { "ERROR" },
+                notes: Some(&s.notes),
+                payer_name: None,
+                pickup_code: None,
+                source_token: Some(Cow::Owned(wallet_token)),
+                destination_token: Cow::Borrowed(&account.token),
+                delivery_type: None,
+                client_transfer_id: None,
+                status_reason: (!s.success).then_some("Insufficient funds in the wallet"),
+                user_token: with_user.then(|| token::format(token::USER, s.user)),
+            },
+        ));
+    }
+    items.sort_by_key(|(at, id, _)| std::cmp::Reverse((*at, *id)));
+    let page: Vec<TxnHistoryResp<'_>> = q
+        .page_of(items)
+        .into_iter()
+        .map(|(_, _, item)| item)
         .collect();
-    Ok(json(&body))
+    Ok(json(&page))
 }

@@ -52,7 +52,7 @@ pub async fn apply(req: Request, next: Next) -> Response {
     let scope = format!("{} {} {}", req.method(), req.uri().path(), key);
     let query = req.uri().query().unwrap_or("").to_string();
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, super::BODY_LIMIT).await {
+    let bytes = match axum::body::to_bytes(body, super::UPLOAD_LIMIT).await {
         Ok(b) => b,
         Err(_) => return ApiError::PayloadTooLarge.into_response(),
     };

@@ -10,10 +10,15 @@ mod catalog;
 pub mod extract;
 mod history;
 pub mod idempotency_layer;
+mod load;
 pub mod models;
 mod payout;
 pub mod scenario_layer;
+mod spendback;
+mod subaccount;
+mod tax;
 mod user;
+mod wallet;
 
 use std::sync::Arc;
 
@@ -30,6 +35,9 @@ use crate::state::Store;
 
 /// The 0.1.x version prefixes; all behave the same.
 pub const V0_PREFIXES: &[&str] = &["/v0.1.0", "/v0.1.1", "/v0.1.2", "/v0.1.3", "/v0.1.4"];
+
+/// The body limit of the ID-image uploads (base64 images, up to 10 MB of images).
+pub const UPLOAD_LIMIT: usize = 14 * 1024 * 1024;
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -77,11 +85,19 @@ fn resources() -> Router<AppState> {
         .merge(catalog::router())
         .merge(attribute::router())
         .merge(history::router())
+        .merge(load::router())
+        .merge(spendback::router())
+        .merge(wallet::router())
+        .merge(user::kyc_router())
+        .merge(tax::router())
+        .merge(attribute::velocity_router())
 }
 
 /// API 0.1.x: every path as the 0.1.4 SDK writes it.
 fn masspay_v0() -> Router<AppState> {
-    resources().merge(payout::router())
+    resources()
+        .merge(wallet::autopay_router())
+        .merge(payout::router())
 }
 
 /// API 1.0.0: the same operations with a `/payout` prefix — except the payout-transaction paths
@@ -89,9 +105,14 @@ fn masspay_v0() -> Router<AppState> {
 /// over `{user_token}` in the router, as the reference's routing note requires.
 fn masspay_v1() -> Router<AppState> {
     Router::new()
+        .merge(tax::interview_router())
+        .merge(subaccount::router())
         .nest(
             "/payout",
             resources()
+                .merge(wallet::autopayout_router())
+                .merge(user::kyc_attempts_router())
+                .merge(attribute::all_attributes_router())
                 .merge(history::all_users_router())
                 .merge(catalog::v1_router()),
         )

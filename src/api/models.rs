@@ -340,7 +340,7 @@ pub struct TxnHistoryResp<'a> {
     pub pickup_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_token: Option<std::borrow::Cow<'a, str>>,
-    pub destination_token: &'a str,
+    pub destination_token: std::borrow::Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -369,7 +369,7 @@ impl<'a> TxnHistoryResp<'a> {
             payer_name: Some(r.payer_name),
             pickup_code: p.pickup_code.as_deref(),
             source_token: Some(r.source_token),
-            destination_token: r.destination_token,
+            destination_token: std::borrow::Cow::Borrowed(r.destination_token),
             delivery_type: Some(r.delivery_type),
             client_transfer_id: p.client_transfer_id.as_deref(),
             status_reason: p.status_reason.as_deref(),

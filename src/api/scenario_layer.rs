@@ -108,9 +108,9 @@ pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> R
     let mut body = Some(body);
     if carries_payout_body || reads_body_rules {
         let b = body.take().unwrap_or_default();
-        match axum::body::to_bytes(b, super::BODY_LIMIT).await {
+        match axum::body::to_bytes(b, super::UPLOAD_LIMIT).await {
             Ok(bytes) => {
-                if carries_payout_body || bytes.len() < super::BODY_LIMIT {
+                if carries_payout_body || bytes.len() < super::UPLOAD_LIMIT {
                     body_value = serde_json::from_slice::<Value>(&bytes).ok();
                 }
                 body_bytes = Some(bytes);

@@ -91,3 +91,146 @@ async fn lookup(TenantCtx(tenant): TenantCtx, Query(q): Query<LookupQuery>) -> A
         internal_user_id: &user.profile.internal_user_id,
     }))
 }
+
+// ----- KYC -------------------------------------------------------------------------------------
+
+pub fn kyc_router() -> Router<AppState> {
+    Router::new()
+        .route("/user/{user_token}/kyc/au10tix", get(au10tix))
+        .route("/user/{user_token}/kyc/veriff", get(veriff))
+        .route(
+            "/user/{user_token}/kyc/id",
+            post(upload_id).layer(axum::extract::DefaultBodyLimit::max(super::UPLOAD_LIMIT)),
+        )
+}
+
+/// API 1.0.0 only: the user's KYC sessions.
+pub fn kyc_attempts_router() -> Router<AppState> {
+    Router::new().route("/user/{user_token}/kyc/id", get(kyc_attempts))
+}
+
+#[derive(serde::Serialize)]
+struct SessionLink {
+    session_url: String,
+}
+
+async fn au10tix(
+    TenantCtx(tenant): TenantCtx,
+    Path(user_token): Path<String>,
+) -> ApiResult<Response> {
+    kyc_link(&tenant, &user_token, "Au10tix", "au10tix")
+}
+
+async fn veriff(
+    TenantCtx(tenant): TenantCtx,
+    Path(user_token): Path<String>,
+) -> ApiResult<Response> {
+    kyc_link(&tenant, &user_token, "Veriff", "veriff")
+}
+
+fn kyc_link(
+    tenant: &Tenant,
+    user_token: &str,
+    provider: &'static str,
+    path: &str,
+) -> ApiResult<Response> {
+    let user = user_id(tenant, user_token)?;
+    let s = tenant.start_kyc(user, provider, "Started");
+    Ok(json(&SessionLink {
+        session_url: format!(
+            "https://kyc.sandbox.masspay.invalid/{path}/{}",
+            s.session_id
+        ),
+    }))
+}
+
+/// `IDUpload` as sent.
+#[derive(Deserialize)]
+pub struct IdUpload {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    content: Option<String>,
+}
+
+/// Checks ID images (type, base64 PNG/JPEG, ≤ 10 MB together) and records a submitted session.
+pub fn check_id_uploads(items: &[IdUpload]) -> ApiResult<()> {
+    use base64::Engine as _;
+    let mut p = crate::domain::Problems::new();
+    if items.is_empty() {
+        p.push("at least one image is required");
+    }
+    let mut total = 0usize;
+    for (i, item) in items.iter().enumerate() {
+        match item.kind.as_deref() {
+            Some("face" | "document-front" | "document-back") => {}
+            Some(other) => p.push(format!(
+                "[{i}].type must be face, document-front or document-back, not {other:?}"
+            )),
+            None => p.push(format!("[{i}].type is required")),
+        }
+        match item.content.as_deref() {
+            None | Some("") => p.push(format!("[{i}].content is required")),
+            Some(c) => match base64::engine::general_purpose::STANDARD.decode(c.trim()) {
+                Ok(bytes) => {
+                    total += bytes.len();
+                    let png = bytes.starts_with(b"\x89PNG");
+                    let jpeg = bytes.starts_with(&[0xFF, 0xD8, 0xFF]);
+                    if !png && !jpeg {
+                        p.push(format!("[{i}].content must be a base64 PNG or JPEG image"));
+                    }
+                }
+                Err(_) => p.push(format!("[{i}].content is not valid base64")),
+            },
+        }
+    }
+    if total > 10 * 1024 * 1024 {
+        p.push("the images together must be at most 10 MB");
+    }
+    p.finish("ID upload", ())
+}
+
+#[derive(serde::Serialize)]
+struct UploadResult {
+    session_id: String,
+    status: &'static str,
+}
+
+async fn upload_id(
+    TenantCtx(tenant): TenantCtx,
+    Path(user_token): Path<String>,
+    super::extract::OptionalJson(items): super::extract::OptionalJson<Vec<IdUpload>>,
+) -> ApiResult<Response> {
+    let user = user_id(&tenant, &user_token)?;
+    check_id_uploads(&items)?;
+    let s = tenant.start_kyc(user, "Au10tix", "Submitted");
+    Ok(json(&UploadResult {
+        session_id: s.session_id.to_string(),
+        status: s.status,
+    }))
+}
+
+#[derive(serde::Serialize)]
+struct KycSessionResp {
+    provider: &'static str,
+    session_id: String,
+    session_time: String,
+    status: &'static str,
+}
+
+async fn kyc_attempts(
+    TenantCtx(tenant): TenantCtx,
+    Path(user_token): Path<String>,
+) -> ApiResult<Response> {
+    let user = user_id(&tenant, &user_token)?;
+    let body: Vec<KycSessionResp> = tenant
+        .kyc_sessions(user)
+        .into_iter()
+        .map(|s| KycSessionResp {
+            provider: s.provider,
+            session_id: s.session_id.to_string(),
+            session_time: clock::format(s.session_time),
+            status: s.status,
+        })
+        .collect();
+    Ok(json(&body))
+}

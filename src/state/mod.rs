@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
+pub use tenant::wallets as tenant_wallets;
 pub use tenant::{AttrKey, InitiateOutcome, PayoutRequest, Tenant};
 
 use crate::clock::ClockOrigin;
@@ -21,6 +22,8 @@ pub struct Store {
     /// `Some`: only these keys are accepted (`--api-key`); `None`: any non-empty key.
     allowed_keys: Option<HashSet<String>>,
     tenants: DashMap<Box<str>, Arc<Tenant>>,
+    /// API keys handed out at run time (sub-accounts), accepted even with `--api-key`.
+    issued_keys: DashMap<Box<str>, ()>,
     webhooks: Arc<crate::webhook::Hub>,
 }
 
@@ -38,6 +41,7 @@ impl Store {
             seed,
             allowed_keys,
             tenants: DashMap::new(),
+            issued_keys: DashMap::new(),
             webhooks,
         }
     }
@@ -62,7 +66,7 @@ impl Store {
             return None;
         }
         if let Some(allowed) = &self.allowed_keys {
-            if !allowed.contains(key) {
+            if !allowed.contains(key) && !self.issued_keys.contains_key(key) {
                 return None;
             }
         }
@@ -74,6 +78,11 @@ impl Store {
             .entry(key.into())
             .or_insert_with(|| Arc::new(self.fresh_tenant(key)));
         Some(Arc::clone(&entry))
+    }
+
+    /// Accepts a key the sandbox issued (a sub-account's), whatever `--api-key` says.
+    pub fn allow_key(&self, key: &str) {
+        self.issued_keys.insert(key.into(), ());
     }
 
     /// Puts a tenant back to the fixtures' initial state (clock too).

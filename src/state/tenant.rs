@@ -26,8 +26,7 @@ use crate::webhook::{Directives, TenantWebhooks};
 
 pub use crate::domain::payout::PayoutRequest;
 
-mod wallets;
-pub use wallets::{LoadRequest, SpendBackRequest};
+pub mod wallets;
 
 /// (user, payer index, index of the destination currency in the payer's list).
 pub type AttrKey = (Uuid, u32, u16);
@@ -62,6 +61,8 @@ pub struct Tenant {
     load_ids: DashMap<Box<str>, Uuid>,
     spendback_ids: DashMap<Box<str>, Uuid>,
     kyc: DashMap<Uuid, Vec<KycSession>>,
+    /// Sub-accounts and their beneficial owners.
+    subaccounts: DashMap<Uuid, Vec<Uuid>>,
     pub webhooks: Arc<TenantWebhooks>,
     /// When a stored payout changes status by itself (quote expiry, settlement), by time.
     deadlines: Mutex<BTreeSet<(Millis, Uuid)>>,
@@ -114,6 +115,7 @@ impl Tenant {
             load_ids: DashMap::new(),
             spendback_ids: DashMap::new(),
             kyc: DashMap::new(),
+            subaccounts: DashMap::new(),
             webhooks,
             deadlines: Mutex::new(BTreeSet::new()),
             load_deadlines: Mutex::new(BTreeSet::new()),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{Tenant, UserRecord};
 use crate::clock::Millis;
 use crate::domain::catalog::Catalog;
-use crate::domain::money::{parse_request_amount, round_to_precision};
+use crate::domain::money::parse_request_amount;
 use crate::domain::payout::{AmountRequest, PayoutRequest, Source};
 use crate::domain::token;
 use crate::domain::user::KycSession;
@@ -823,11 +823,23 @@ impl Tenant {
         users
     }
 
-    pub fn precision_of(&self, currency: &str) -> u32 {
-        self.catalog.precision(currency).unwrap_or(2)
+    pub fn new_subaccount(&self) -> Uuid {
+        let id = self.tokens.next();
+        self.subaccounts.insert(id, Vec::new());
+        id
     }
 
-    pub fn round(&self, d: Decimal, currency: &str) -> Decimal {
-        round_to_precision(d, self.precision_of(currency))
+    pub fn subaccount_exists(&self, id: Uuid) -> bool {
+        self.subaccounts.contains_key(&id)
+    }
+
+    pub fn add_ubo(&self, sub: Uuid) -> Option<Uuid> {
+        let id = self.tokens.next();
+        self.subaccounts.get_mut(&sub)?.push(id);
+        Some(id)
+    }
+
+    pub fn ubo_exists(&self, sub: Uuid, ubo: Uuid) -> bool {
+        self.subaccounts.get(&sub).is_some_and(|u| u.contains(&ubo))
     }
 }

@@ -1,0 +1,182 @@
+//! Tax: users' yearly totals (`/tax`) and, in API 1.0.0, the W-8/W-9 interview link.
+
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::extract::{query_decimal, Path, Query, TenantCtx};
+use super::{json, ApiVersion, AppState};
+use crate::domain::money::Amount;
+use crate::domain::payout::PayoutStatus;
+use crate::domain::token;
+use crate::error::{ApiError, ApiResult};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/tax", get(tax_users))
+}
+
+/// API 1.0.0 only (lives beside the payout-transaction paths: `/payout/{user_token}/tax`).
+pub fn interview_router() -> Router<AppState> {
+    Router::new().route("/payout/{user_token}/tax", get(interview))
+}
+
+#[derive(Deserialize)]
+pub struct TaxQuery {
+    amount_threshold: Option<String>,
+    tax_year: Option<String>,
+}
+
+/// 1.0.0 types `postal_code` as a number.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum PostalCode<'a> {
+    Text(&'a str),
+    Number(u64),
+}
+
+#[derive(Serialize)]
+struct TaxYearUserResp<'a> {
+    user_token: String,
+    address1: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address2: Option<&'a str>,
+    city: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_province: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    postal_code: Option<PostalCode<'a>>,
+    country: &'a str,
+    first_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    middle_name: Option<&'a str>,
+    last_name: &'a str,
+    email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mobile_number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    business_name: Option<&'a str>,
+    date_of_birth: String,
+    balance: Amount,
+}
+
+/// Every user whose completed payouts (USD, by creation date) in the tax year total more than
+/// the threshold; the year defaults to the one before the tenant clock's.
+async fn tax_users(
+    TenantCtx(tenant): TenantCtx,
+    Extension(version): Extension<ApiVersion>,
+    Query(q): Query<TaxQuery>,
+) -> ApiResult<Response> {
+    use chrono::Datelike;
+    let threshold = match q
+        .amount_threshold
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        Some("0") => Decimal::ZERO,
+        other => query_decimal("amount_threshold", other)?.unwrap_or(Decimal::ZERO),
+    };
+    let this_year = crate::clock::date(tenant.now()).year();
+    let year = match q
+        .tax_year
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        None => this_year - 1,
+        Some(t) => t
+            .parse::<i32>()
+            .ok()
+            .filter(|y| (1900..=this_year).contains(y))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "query parameter tax_year must be a year up to {this_year}, not {t:?}"
+                ))
+            })?,
+    };
+    let users = tenant.users();
+    let mut totals: Vec<(usize, Decimal)> = Vec::new();
+    for (i, u) in users.iter().enumerate() {
+        let total: Decimal = tenant
+            .user_payouts(u.id)
+            .unwrap_or_default()
+            .iter()
+            .filter(|p| p.status == PayoutStatus::Completed)
+            .filter(|p| {
+                crate::domain::payout::source_currency_code(&tenant.catalog, p.source) == "USD"
+            })
+            .filter(|p| crate::clock::date(p.created).year() == year)
+            .map(|p| p.source_amount)
+            .sum();
+        if total > threshold {
+            totals.push((i, total));
+        }
+    }
+    let body: Vec<TaxYearUserResp<'_>> = totals
+        .iter()
+        .map(|&(i, total)| {
+            let u = &users[i];
+            let p = &u.profile;
+            let postal = p.postal_code.as_deref().and_then(|pc| match version {
+                ApiVersion::V0 => Some(PostalCode::Text(pc)),
+                ApiVersion::V1 => pc.parse().ok().map(PostalCode::Number),
+            });
+            TaxYearUserResp {
+                user_token: token::format(token::USER, u.id),
+                address1: p.address1.as_deref().unwrap_or(""),
+                address2: p.address2.as_deref(),
+                city: p.city.as_deref().unwrap_or(""),
+                state_province: p.state_province.as_deref(),
+                postal_code: postal,
+                country: &p.country,
+                first_name: &p.first_name,
+                middle_name: p.middle_name.as_deref(),
+                last_name: &p.last_name,
+                email: &p.email,
+                mobile_number: p.mobile_number.as_deref(),
+                business_name: p.business_name.as_deref(),
+                date_of_birth: p
+                    .date_of_birth
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default(),
+                balance: total.into(),
+            }
+        })
+        .collect();
+    Ok(json(&body))
+}
+
+#[derive(Deserialize)]
+pub struct InterviewQuery {
+    return_url: Option<String>,
+}
+
+#[derive(Serialize)]
+struct InterviewLink {
+    interview_url: String,
+}
+
+async fn interview(
+    TenantCtx(tenant): TenantCtx,
+    Path(user_token): Path<String>,
+    Query(q): Query<InterviewQuery>,
+) -> ApiResult<Response> {
+    let user = super::user::user_id(&tenant, &user_token)?;
+    let mut url = format!(
+        "https://tax.sandbox.masspay.invalid/interview/{}",
+        token::format(token::USER, user)
+    );
+    if let Some(r) = q.return_url.filter(|r| !r.trim().is_empty()) {
+        url.push_str("?return_url=");
+        for b in r.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                url.push(b as char);
+            } else {
+                url.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    Ok(json(&InterviewLink { interview_url: url }))
+}
