@@ -118,8 +118,10 @@ pub fn wording(status: StatusCode) -> (&'static str, &'static str, &'static str)
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// MassPay's error body (both versions' keys).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
     code: u16,
     title: &'static str,
     message: &'static str,
@@ -128,12 +130,14 @@ struct ErrorBody<'a> {
     #[serde(rename = "Exception")]
     exception: &'static str,
     #[serde(rename = "Errors")]
+    #[schema(value_type = Vec<String>)]
     errors: &'a [String],
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
     reason: &'a str,
+    #[schema(value_type = Vec<String>)]
     details: &'a [String],
 }
 

@@ -114,15 +114,15 @@ pub fn velocity_router() -> Router<AppState> {
     )
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct VelocityItem {
     #[serde(rename = "type")]
     kind: Option<String>,
     value: Option<String>,
 }
 
-#[derive(serde::Serialize)]
-struct VelocityMatch<'a> {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct VelocityMatch<'a> {
     user_token: String,
     #[serde(rename = "type")]
     kind: &'a str,
@@ -178,8 +178,8 @@ async fn velocity(
     })
 }
 
-#[derive(serde::Serialize)]
-struct AllAttributesResp<'a> {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AllAttributesResp<'a> {
     destination_token: &'a str,
     payer_logo: &'a str,
     payer_name: &'a str,

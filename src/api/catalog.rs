@@ -412,16 +412,16 @@ const AGREEMENTS: &[(i64, &str, &str)] = &[
     (4, "Privacy Policy", "2025-09-30T00:00:00Z"),
 ];
 
-#[derive(serde::Serialize)]
-struct AgreementName {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AgreementName {
     name: &'static str,
     last_modified: &'static str,
     id: i64,
     mime_type: &'static str,
 }
 
-#[derive(serde::Serialize)]
-struct Agreement {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Agreement {
     name: &'static str,
     content: String,
     last_modified: &'static str,

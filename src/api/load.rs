@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LoadTxnResp {
     pub load_token: String,
     pub status: &'static str,
@@ -29,8 +29,8 @@ pub struct LoadTxnResp {
     pub wallet_token: String,
 }
 
-#[derive(Serialize)]
-struct Loads<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Loads<'a> {
     load_token: String,
     time_of_load: String,
     client_load_id: &'a str,
@@ -41,6 +41,7 @@ struct Loads<'a> {
     notes: &'a str,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     metadata: Option<&'a serde_json::value::RawValue>,
 }
 
@@ -95,7 +96,7 @@ fn load_token(q: LoadTokenQuery) -> ApiResult<String> {
         .ok_or_else(|| ApiError::bad_request("query parameter load_token is required"))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct NotificationResult {
     pub success: bool,
 }

@@ -12,6 +12,7 @@ mod history;
 pub mod idempotency_layer;
 mod load;
 pub mod models;
+pub mod openapi;
 mod payout;
 pub mod scenario_layer;
 mod spendback;
@@ -154,6 +155,7 @@ pub fn app(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi::serve))
         .merge(masspay)
         .merge(admin)
         .fallback(not_found)
@@ -351,8 +353,8 @@ pub fn api_key(header: &str) -> &str {
     }
 }
 
-#[derive(Serialize)]
-struct Health {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
     status: &'static str,
 }
 

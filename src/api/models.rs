@@ -13,14 +13,14 @@ use crate::domain::payout::{CommitOutcome, Payout};
 use crate::domain::token;
 use crate::domain::user::User;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AvailableBalanceTxnResp<'a> {
     pub token: &'a str,
     pub balance: Amount,
     pub currency_code: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StoredUser<'a> {
     pub user_token: String,
     pub status: &'static str,
@@ -51,6 +51,7 @@ pub struct StoredUser<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date_of_birth: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<&'a Map<String, Value>>,
 }
 
@@ -82,7 +83,7 @@ impl<'a> StoredUser<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct FoundUser<'a> {
     pub user_token: String,
     pub first_name: &'a str,
@@ -90,12 +91,13 @@ pub struct FoundUser<'a> {
     pub internal_user_id: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PayoutTxnResp<'a> {
     pub payout_token: String,
     pub client_transfer_id: &'a str,
     pub source_currency_code: &'a str,
     pub destination_currency_code: &'a str,
+    #[schema(value_type = String)]
     pub source_token: std::borrow::Cow<'a, str>,
     pub destination_token: &'a str,
     pub destination_amount: Amount,
@@ -112,6 +114,7 @@ pub struct PayoutTxnResp<'a> {
     pub delivery_type: &'static str,
     pub country_code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<&'a RawValue>,
     pub estimated_availability: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -160,7 +163,7 @@ impl<'a> PayoutTxnResp<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PayoutTxnCommitResp<'a> {
     pub payout_token: String,
     pub status: &'static str,
@@ -181,7 +184,7 @@ impl<'a> PayoutTxnCommitResp<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AttrsRequirement<'a> {
     pub token: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -197,24 +200,24 @@ pub struct AttrsRequirement<'a> {
     pub last_attr_value_used: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AttrSetToken {
     pub attr_set_token: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CountryResp<'a> {
     pub code: &'a str,
     pub name: &'a str,
     pub three_letter_code: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CompaniesResp<'a> {
     pub companies: Vec<CompanyResp<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CompanyResp<'a> {
     pub company_logo: &'a str,
     pub services: Vec<ServiceResp<'a>>,
@@ -223,14 +226,14 @@ pub struct CompanyResp<'a> {
     pub company_name: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ServiceResp<'a> {
     pub country_code: &'a str,
     pub delivery_type: &'static str,
     pub payers: Vec<ServicePayerResp<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ServicePayerResp<'a> {
     pub destination_token: &'a str,
     pub payer_logo: &'a str,
@@ -247,14 +250,14 @@ pub struct ServicePayerResp<'a> {
     pub is_dynamic_token: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PayerExchangeRate<'a> {
     pub currency_symbol: &'a str,
     pub exchange_rate: Amount,
 }
 
 /// The `payout` webhook payload (reference §0.6), in the sample's field order.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PayoutEvent<'a> {
     pub payout_token: String,
     pub client_transfer_id: &'a str,
@@ -262,6 +265,7 @@ pub struct PayoutEvent<'a> {
     pub destination_currency_code: &'a str,
     pub country_code: &'a str,
     pub payer_name: &'a str,
+    #[schema(value_type = String)]
     pub source_token: std::borrow::Cow<'a, str>,
     pub destination_token: &'a str,
     pub destination_amount: Amount,
@@ -305,7 +309,7 @@ impl<'a> PayoutEvent<'a> {
 }
 
 /// A base64 document (`GetTransactionConfirmationDetails200Response`, `GetAccountStatement200Response`).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct FileContent {
     pub content: String,
 }
@@ -320,7 +324,7 @@ impl FileContent {
 }
 
 /// One transaction of a user's history.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TxnHistoryResp<'a> {
     pub token: String,
     #[serde(rename = "type")]
@@ -339,7 +343,9 @@ pub struct TxnHistoryResp<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pickup_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub source_token: Option<std::borrow::Cow<'a, str>>,
+    #[schema(value_type = String)]
     pub destination_token: std::borrow::Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_type: Option<&'static str>,

@@ -18,15 +18,15 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/spendback/{user_token}", post(create).get(list))
 }
 
-#[derive(Serialize)]
-struct SpendBackTxnResp<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SpendBackTxnResp<'a> {
     spendback_token: String,
     client_spendback_id: &'a str,
     status: &'static str,
 }
 
-#[derive(Serialize)]
-struct SpendBacks<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SpendBacks<'a> {
     spendback_token: String,
     time_of_spendback: String,
     client_spendback_id: &'a str,
@@ -36,6 +36,7 @@ struct SpendBacks<'a> {
     source_currency_code: &'a str,
     notes: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     metadata: Option<&'a serde_json::value::RawValue>,
 }
 

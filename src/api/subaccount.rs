@@ -40,8 +40,8 @@ fn require(body: &Map<String, Value>, fields: &[&str], p: &mut Problems) {
     }
 }
 
-#[derive(Serialize)]
-struct SubaccountResp {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SubaccountResp {
     subaccount_token: String,
     api_key: String,
 }
@@ -85,8 +85,8 @@ async fn create(
     }))
 }
 
-#[derive(Serialize)]
-struct UboResp {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UboResp {
     subaccount_ubo_token: String,
 }
 
@@ -134,8 +134,8 @@ async fn add_ubo(
     }))
 }
 
-#[derive(Deserialize, Serialize)]
-struct Uploaded {
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
+pub struct Uploaded {
     status: &'static str,
 }
 

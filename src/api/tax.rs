@@ -29,15 +29,15 @@ pub struct TaxQuery {
 }
 
 /// 1.0.0 types `postal_code` as a number.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
-enum PostalCode<'a> {
+pub enum PostalCode<'a> {
     Text(&'a str),
     Number(u64),
 }
 
-#[derive(Serialize)]
-struct TaxYearUserResp<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TaxYearUserResp<'a> {
     user_token: String,
     address1: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,8 +153,8 @@ pub struct InterviewQuery {
     return_url: Option<String>,
 }
 
-#[derive(Serialize)]
-struct InterviewLink {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InterviewLink {
     interview_url: String,
 }
 

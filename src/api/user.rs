@@ -109,8 +109,8 @@ pub fn kyc_attempts_router() -> Router<AppState> {
     Router::new().route("/user/{user_token}/kyc/id", get(kyc_attempts))
 }
 
-#[derive(serde::Serialize)]
-struct SessionLink {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SessionLink {
     session_url: String,
 }
 
@@ -145,7 +145,7 @@ fn kyc_link(
 }
 
 /// `IDUpload` as sent.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct IdUpload {
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -189,8 +189,8 @@ pub fn check_id_uploads(items: &[IdUpload]) -> ApiResult<()> {
     p.finish("ID upload", ())
 }
 
-#[derive(serde::Serialize)]
-struct UploadResult {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct UploadResult {
     session_id: String,
     status: &'static str,
 }
@@ -209,8 +209,8 @@ async fn upload_id(
     }))
 }
 
-#[derive(serde::Serialize)]
-struct KycSessionResp {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct KycSessionResp {
     provider: &'static str,
     session_id: String,
     session_time: String,

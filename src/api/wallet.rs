@@ -40,8 +40,8 @@ pub fn autopayout_router() -> Router<AppState> {
     )
 }
 
-#[derive(Serialize)]
-struct WalletTxnResp<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WalletTxnResp<'a> {
     user_token: String,
     token: String,
     balance: Amount,
@@ -97,8 +97,8 @@ async fn resend(
     Ok(json(&NotificationResult { success: true }))
 }
 
-#[derive(Serialize)]
-struct AutopayResp {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AutopayResp {
     token: String,
     destination_token: String,
     percentage: Amount,
@@ -164,15 +164,15 @@ async fn delete_rule(
 }
 
 /// `card_number` is an integer in 0.1.4 and a string in 1.0.0.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
-enum CardNumber {
+pub enum CardNumber {
     Integer(u64),
     Text(String),
 }
 
-#[derive(Serialize)]
-struct CardInfo {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CardInfo {
     card_number: CardNumber,
     cvv: String,
     expiration_date: String,

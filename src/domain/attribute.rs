@@ -27,15 +27,16 @@ impl AttrSet {
 }
 
 /// `AttrTxn` as sent.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AttrTxnBody {
     pub values: Option<Vec<AttrValueBody>>,
     pub attr_set_token: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AttrValueBody {
     pub token: Option<String>,
+    #[schema(value_type = Option<String>)]
     pub value: Option<Value>,
 }
 

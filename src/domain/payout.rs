@@ -397,16 +397,19 @@ pub fn decide_commit(
 }
 
 /// `PayoutTxn` as sent.
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, utoipa::ToSchema)]
 pub struct PayoutTxnBody {
     pub client_transfer_id: Option<String>,
     pub source_currency_code: Option<String>,
     pub destination_currency_code: Option<String>,
     pub source_token: Option<String>,
     pub destination_token: Option<String>,
+    #[schema(value_type = Option<f64>)]
     pub destination_amount: Option<Box<RawValue>>,
+    #[schema(value_type = Option<f64>)]
     pub source_amount: Option<Box<RawValue>>,
     pub attr_set_token: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Box<RawValue>>,
     pub notify_user: Option<bool>,
     /// API 1.0.0: commit at once (same currency only).

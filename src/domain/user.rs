@@ -72,7 +72,7 @@ pub struct User {
 }
 
 /// The body of `POST /user` (and, with `status`, of `PUT /user/{token}`) as sent.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct UserBody {
     pub status: Option<String>,
     pub internal_user_id: Option<String>,
@@ -90,10 +90,12 @@ pub struct UserBody {
     pub mobile_number: Option<String>,
     pub business_name: Option<String>,
     pub date_of_birth: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     pub notify_user: Option<bool>,
     /// Read-only fields a client may echo back from a stored user; ignored.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub created_on: Option<Value>,
 }
 
