@@ -95,6 +95,11 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
         Some(dir) => fixtures::load(fixtures::Source::Dir(dir))?,
         None => fixtures::load(fixtures::Source::Embedded)?,
     };
+    let catalog = Arc::new(catalog);
+    {
+        let catalog = Arc::clone(&catalog);
+        std::thread::spawn(move || catalog.compile_regexes());
+    }
     let registry = scenario::load(config.scenarios_dir.as_deref(), &catalog)?;
     let global = registry
         .resolve(config.scenarios.iter().flat_map(|s| s.split(',')))
@@ -109,7 +114,7 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
     let hub = webhook::Hub::new(config.webhook_urls.clone(), config.webhook_secret.clone())
         .map_err(StartError::Webhook)?;
     let store = Store::new(
-        Arc::new(catalog),
+        catalog,
         ClockOrigin::new(config.start_time),
         config.seed,
         allowed,

@@ -49,7 +49,13 @@ pub async fn apply(req: Request, next: Next) -> Response {
     let Some(tenant) = req.extensions().get::<Arc<Tenant>>().cloned() else {
         return next.run(req).await;
     };
-    let scope = format!("{} {} {}", req.method(), req.uri().path(), key);
+    // The path as sent (with its version prefix): keys are scoped per (tenant, method, path).
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.0.path().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    let scope = format!("{} {} {}", req.method(), path, key);
     let query = req.uri().query().unwrap_or("").to_string();
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, super::UPLOAD_LIMIT).await {

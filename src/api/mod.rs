@@ -121,18 +121,20 @@ fn masspay_v1() -> Router<AppState> {
 }
 
 /// The layers every MassPay operation runs through. Layers run outside-in in the reverse order
-/// of these calls: auth and journal, scenarios, idempotency, then the handler.
+/// of these calls: auth and journal, idempotency, scenarios, then the handler. Idempotency
+/// reserves the key before a scenario's latency or fault, so a retry arriving meanwhile gets a
+/// 409, and an injected fault (never a 2xx) is never stored.
 fn masspay_layers(
     router: Router<AppState>,
     state: &AppState,
     version: ApiVersion,
 ) -> Router<AppState> {
     router
-        .route_layer(middleware::from_fn(idempotency_layer::apply))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             scenario_layer::apply,
         ))
+        .route_layer(middleware::from_fn(idempotency_layer::apply))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             authenticate_and_record,
@@ -161,6 +163,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(read_body_first))
         .layer(middleware::from_fn(cors))
         .layer(
             tower::ServiceBuilder::new()
@@ -174,6 +177,35 @@ pub fn app(state: AppState) -> Router {
                 .concurrency_limit(MAX_IN_FLIGHT),
         )
         .with_state(state)
+}
+
+/// Reads a request's whole body (up to the upload limit) before anything answers. An answer
+/// given without reading the body (401, 404, a GET with a body) would otherwise make hyper drop
+/// the keep-alive connection under the client's next request. A body over the limit is a 413
+/// that closes the connection.
+async fn read_body_first(req: Request, next: Next) -> Response {
+    let has_body = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() != "0")
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    if !has_body {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, UPLOAD_LIMIT).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(_) => {
+            let mut r = ApiError::PayloadTooLarge.into_response();
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            r
+        }
+    }
 }
 
 /// Permissive CORS for browser clients. Only a real preflight (`OPTIONS` with

@@ -126,6 +126,19 @@ pub fn deserialize_fixture_decimal_opt<'de, D: Deserializer<'de>>(
     }
 }
 
+/// In the OpenAPI document an amount is a JSON number (it is written exactly, never as a string).
+impl utoipa::PartialSchema for Amount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::Type(
+                utoipa::openapi::schema::Type::Number,
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Amount {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,16 +184,3 @@ mod tests {
         assert_eq!(json, "1234567890.123456789012345678");
     }
 }
-
-/// In the OpenAPI document an amount is a JSON number (it is written exactly, never as a string).
-impl utoipa::PartialSchema for Amount {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::SchemaType::Type(
-                utoipa::openapi::schema::Type::Number,
-            ))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Amount {}

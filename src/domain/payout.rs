@@ -593,6 +593,29 @@ fn normalise_metadata(raw: Box<RawValue>, p: &mut super::Problems) -> Option<Box
     None
 }
 
+/// The currency code of a payout source.
+pub fn source_currency_code(catalog: &super::catalog::Catalog, source: Source) -> &str {
+    match source {
+        Source::Account(i) => &catalog.funding_accounts[i as usize].currency,
+        Source::Wallet(_, ci) => &catalog.currencies[ci as usize].code,
+    }
+}
+
+/// The token of a payout source as the API shows it.
+pub fn source_token(
+    catalog: &super::catalog::Catalog,
+    source: Source,
+) -> std::borrow::Cow<'_, str> {
+    match source {
+        Source::Account(i) => {
+            std::borrow::Cow::Borrowed(&catalog.funding_accounts[i as usize].token)
+        }
+        Source::Wallet(id, _) => {
+            std::borrow::Cow::Owned(super::token::format(super::wallet::WALLET, id))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -677,28 +700,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(q.source_amount, d("5.15"));
-    }
-}
-
-/// The currency code of a payout source.
-pub fn source_currency_code(catalog: &super::catalog::Catalog, source: Source) -> &str {
-    match source {
-        Source::Account(i) => &catalog.funding_accounts[i as usize].currency,
-        Source::Wallet(_, ci) => &catalog.currencies[ci as usize].code,
-    }
-}
-
-/// The token of a payout source as the API shows it.
-pub fn source_token(
-    catalog: &super::catalog::Catalog,
-    source: Source,
-) -> std::borrow::Cow<'_, str> {
-    match source {
-        Source::Account(i) => {
-            std::borrow::Cow::Borrowed(&catalog.funding_accounts[i as usize].token)
-        }
-        Source::Wallet(id, _) => {
-            std::borrow::Cow::Owned(super::token::format(super::wallet::WALLET, id))
-        }
     }
 }

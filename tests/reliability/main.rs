@@ -1,0 +1,13 @@
+//! Reliability suite (`cargo test --test reliability`): money invariants under concurrency,
+//! idempotency, property tests against models, hostile input, and clean shutdown.
+//!
+//! Every test prints what it did (requests sent, cases generated, violations found); see them
+//! with `cargo test --test reliability -- --nocapture`.
+
+mod helpers;
+
+mod concurrency;
+mod hostile;
+mod idempotency;
+mod properties;
+mod shutdown;
