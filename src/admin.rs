@@ -188,10 +188,10 @@ async fn requests(TenantCtx(tenant): TenantCtx, Query(q): Query<JournalQuery>) -
     let body: Vec<JournalView> = entries
         .into_iter()
         .map(|e| JournalView {
-            method: e.method,
-            path: e.path,
+            method: e.method.to_string(),
+            path: e.path.into(),
             status: e.status,
-            idempotency_key: e.idempotency_key,
+            idempotency_key: e.idempotency_key.map(Into::into),
             at: clock::format(e.at),
         })
         .collect();

@@ -9,10 +9,10 @@ use super::models::AvailableBalanceTxnResp;
 use super::{json, AppState};
 use crate::error::{ApiError, ApiResult};
 
-pub fn router() -> Router<AppState> {
+pub fn router(p: &str) -> Router<AppState> {
     Router::new()
-        .route("/account/balance", get(balance))
-        .route("/account/statement", get(statement))
+        .route(&[p, "/account/balance"].concat(), get(balance))
+        .route(&[p, "/account/statement"].concat(), get(statement))
 }
 
 async fn balance(TenantCtx(tenant): TenantCtx) -> Response {

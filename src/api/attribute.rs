@@ -13,9 +13,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::fixtures::is_currency_code;
 use crate::state::{AttrKey, Tenant};
 
-pub fn router() -> Router<AppState> {
+pub fn router(p: &str) -> Router<AppState> {
     Router::new().route(
-        "/attribute/{user_token}/{destination_token}/{currency}",
+        &[p, "/attribute/{user_token}/{destination_token}/{currency}"].concat(),
         get(requirements).post(store),
     )
 }
@@ -103,13 +103,16 @@ async fn store(
 }
 
 /// API 1.0.0 only.
-pub fn all_attributes_router() -> Router<AppState> {
-    Router::new().route("/attribute/{user_token}", get(all_attributes))
+pub fn all_attributes_router(p: &str) -> Router<AppState> {
+    Router::new().route(
+        &[p, "/attribute/{user_token}"].concat(),
+        get(all_attributes),
+    )
 }
 
-pub fn velocity_router() -> Router<AppState> {
+pub fn velocity_router(p: &str) -> Router<AppState> {
     Router::new().route(
-        "/attribute/{user_token}/velocity",
+        &[p, "/attribute/{user_token}/velocity"].concat(),
         axum::routing::post(velocity),
     )
 }

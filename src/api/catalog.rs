@@ -21,22 +21,31 @@ use crate::fixtures::is_currency_code;
 use crate::state::Tenant;
 
 /// API 1.0.0 only.
-pub fn v1_router() -> Router<AppState> {
-    Router::new().route("/service/{destination_token}", get(destination))
+pub fn v1_router(p: &str) -> Router<AppState> {
+    Router::new().route(
+        &[p, "/service/{destination_token}"].concat(),
+        get(destination),
+    )
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router(p: &str) -> Router<AppState> {
     Router::new()
-        .route("/country/list", get(list))
-        .route("/country/{country_code}", get(all_services))
-        .route("/country/{country_code}/cheapest", get(cheapest))
-        // The seed guide's name for `cheapest`.
-        .route("/country/{country_code}/best", get(cheapest))
+        .route(&[p, "/country/list"].concat(), get(list))
+        .route(&[p, "/country/{country_code}"].concat(), get(all_services))
         .route(
-            "/service/{destination_token}/alternatives",
+            &[p, "/country/{country_code}/cheapest"].concat(),
+            get(cheapest),
+        )
+        // The seed guide's name for `cheapest`.
+        .route(&[p, "/country/{country_code}/best"].concat(), get(cheapest))
+        .route(
+            &[p, "/service/{destination_token}/alternatives"].concat(),
             get(alternatives),
         )
-        .route("/user-agreements", get(agreement).options(agreement_names))
+        .route(
+            &[p, "/user-agreements"].concat(),
+            get(agreement).options(agreement_names),
+        )
 }
 
 async fn list(TenantCtx(tenant): TenantCtx) -> Response {

@@ -18,13 +18,16 @@ use crate::domain::wallet;
 use crate::error::ApiResult;
 use crate::state::Tenant;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/user/{user_token}/history", get(user_history))
+pub fn router(p: &str) -> Router<AppState> {
+    Router::new().route(
+        &[p, "/user/{user_token}/history"].concat(),
+        get(user_history),
+    )
 }
 
 /// API 1.0.0 only.
-pub fn all_users_router() -> Router<AppState> {
-    Router::new().route("/user/history", get(all_history))
+pub fn all_users_router(p: &str) -> Router<AppState> {
+    Router::new().route(&[p, "/user/history"].concat(), get(all_history))
 }
 
 async fn user_history(

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
@@ -30,12 +29,17 @@ impl Drop for Reservation<'_> {
     }
 }
 
-pub async fn apply(req: Request, next: Next) -> Response {
+/// Runs `inner` for the request unless the key says to replay (or refuse) it; stores a 2xx answer.
+pub async fn run<F, Fut>(req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.run(req).await;
+        return inner(req).await;
     }
     let Some(key) = req.headers().get(HEADER) else {
-        return next.run(req).await;
+        return inner(req).await;
     };
     let key = match key.to_str() {
         Ok(k) if !k.trim().is_empty() && k.len() <= 255 => k.trim().to_string(),
@@ -47,7 +51,7 @@ pub async fn apply(req: Request, next: Next) -> Response {
         }
     };
     let Some(tenant) = req.extensions().get::<Arc<Tenant>>().cloned() else {
-        return next.run(req).await;
+        return inner(req).await;
     };
     // The path as sent (with its version prefix): keys are scoped per (tenant, method, path).
     let path = req
@@ -77,7 +81,7 @@ pub async fn apply(req: Request, next: Next) -> Response {
         .into_response(),
         Begin::Proceed => {
             let mut reservation = Reservation { tenant: &tenant, scope: &scope, done: false };
-            let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            let response = inner(Request::from_parts(parts, Body::from(bytes))).await;
             if !response.status().is_success() {
                 return response;
             }

@@ -14,9 +14,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::scenario::Effects;
 use crate::state::{tenant_wallets::parse_load, Tenant};
 
-pub fn router() -> Router<AppState> {
+pub fn router(p: &str) -> Router<AppState> {
     Router::new().route(
-        "/load/{user_token}",
+        &[p, "/load/{user_token}"].concat(),
         post(create).get(list).put(resend).delete(cancel),
     )
 }

@@ -78,46 +78,47 @@ pub enum ApiVersion {
 /// The version prefix of API 1.0.0.
 pub const V1_PREFIX: &str = "/v1.0.0";
 
-/// The resources whose paths 1.0.0 moved under `/payout`.
-fn resources() -> Router<AppState> {
+/// The resources whose paths 1.0.0 moved under `/payout`, at prefix `p`. Routes carry their
+/// full path (no `nest`): nesting rewrites every request's URI, a measurable cost per request.
+fn resources(p: &str) -> Router<AppState> {
     Router::new()
-        .merge(account::router())
-        .merge(user::router())
-        .merge(catalog::router())
-        .merge(attribute::router())
-        .merge(history::router())
-        .merge(load::router())
-        .merge(spendback::router())
-        .merge(wallet::router())
-        .merge(user::kyc_router())
-        .merge(tax::router())
-        .merge(attribute::velocity_router())
+        .merge(account::router(p))
+        .merge(user::router(p))
+        .merge(catalog::router(p))
+        .merge(attribute::router(p))
+        .merge(history::router(p))
+        .merge(load::router(p))
+        .merge(spendback::router(p))
+        .merge(wallet::router(p))
+        .merge(user::kyc_router(p))
+        .merge(tax::router(p))
+        .merge(attribute::velocity_router(p))
 }
 
-/// API 0.1.x: every path as the 0.1.4 SDK writes it.
-fn masspay_v0() -> Router<AppState> {
-    resources()
-        .merge(wallet::autopay_router())
-        .merge(payout::router())
+/// API 0.1.x at `prefix` (`/v0.1.4`, …): every path as the 0.1.4 SDK writes it.
+fn masspay_v0(prefix: &str) -> Router<AppState> {
+    resources(prefix)
+        .merge(wallet::autopay_router(prefix))
+        .merge(payout::router(prefix))
 }
 
 /// API 1.0.0: the same operations with a `/payout` prefix — except the payout-transaction paths
 /// themselves, which stay at `/payout/{user_token}…`. Static segments (`/payout/user`, …) win
 /// over `{user_token}` in the router, as the reference's routing note requires.
 fn masspay_v1() -> Router<AppState> {
+    let v1 = V1_PREFIX;
+    let resources_at = [V1_PREFIX, "/payout"].concat();
+    let r = resources_at.as_str();
     Router::new()
-        .merge(tax::interview_router())
-        .merge(subaccount::router())
-        .nest(
-            "/payout",
-            resources()
-                .merge(wallet::autopayout_router())
-                .merge(user::kyc_attempts_router())
-                .merge(attribute::all_attributes_router())
-                .merge(history::all_users_router())
-                .merge(catalog::v1_router()),
-        )
-        .merge(payout::router())
+        .merge(tax::interview_router(v1))
+        .merge(subaccount::router(v1))
+        .merge(resources(r))
+        .merge(wallet::autopayout_router(r))
+        .merge(user::kyc_attempts_router(r))
+        .merge(attribute::all_attributes_router(r))
+        .merge(history::all_users_router(r))
+        .merge(catalog::v1_router(r))
+        .merge(payout::router(v1))
 }
 
 /// The layers every MassPay operation runs through. Layers run outside-in in the reverse order
@@ -132,12 +133,7 @@ fn masspay_layers(
     router
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            scenario_layer::apply,
-        ))
-        .route_layer(middleware::from_fn(idempotency_layer::apply))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            authenticate_and_record,
+            masspay_pipeline,
         ))
         .layer(axum::Extension(version))
 }
@@ -145,14 +141,10 @@ fn masspay_layers(
 /// The whole application, ready to serve.
 pub fn app(state: AppState) -> Router {
     let mut masspay = Router::new();
-    let v0 = masspay_layers(masspay_v0(), &state, ApiVersion::V0);
     for prefix in V0_PREFIXES {
-        masspay = masspay.nest(prefix, v0.clone());
+        masspay = masspay.merge(masspay_layers(masspay_v0(prefix), &state, ApiVersion::V0));
     }
-    masspay = masspay.nest(
-        V1_PREFIX,
-        masspay_layers(masspay_v1(), &state, ApiVersion::V1),
-    );
+    masspay = masspay.merge(masspay_layers(masspay_v1(), &state, ApiVersion::V1));
     let admin = crate::admin::router()
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
@@ -163,20 +155,37 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(read_body_first))
-        .layer(middleware::from_fn(cors))
+        .layer(middleware::from_fn(edge))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                     panic_response,
                 ))
-                .layer(axum::error_handling::HandleErrorLayer::new(
-                    overloaded_or_slow,
-                ))
-                .timeout(REQUEST_TIMEOUT)
                 .concurrency_limit(MAX_IN_FLIGHT),
         )
         .with_state(state)
+}
+
+/// The outermost step: CORS, then the body read in full (see [`read_body_first`]).
+async fn edge(req: Request, next: Next) -> Response {
+    if let Some(preflight) = cors_preflight(&req) {
+        return preflight;
+    }
+    // Only browsers read CORS headers, and a browser's cross-origin request carries `Origin`.
+    let cross_origin = req.headers().contains_key(header::ORIGIN);
+    let mut r = read_body_first(req, next).await;
+    if cross_origin {
+        let h = r.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("*"),
+        );
+    }
+    r
 }
 
 /// Reads a request's whole body (up to the upload limit) before anything answers. An answer
@@ -194,78 +203,63 @@ async fn read_body_first(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    match axum::body::to_bytes(body, UPLOAD_LIMIT).await {
-        Ok(bytes) => {
-            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, UPLOAD_LIMIT));
+    let error = match read.await {
+        Ok(Ok(bytes)) => {
+            return next
+                .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
                 .await
         }
-        Err(_) => {
-            let mut r = ApiError::PayloadTooLarge.into_response();
-            r.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            r
-        }
-    }
+        Ok(Err(_)) => ApiError::PayloadTooLarge,
+        Err(_) => ApiError::RequestTimeout,
+    };
+    let mut r = error.into_response();
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
 }
 
 /// Permissive CORS for browser clients. Only a real preflight (`OPTIONS` with
 /// `Access-Control-Request-Method`) is answered here: tower-http's CORS layer answers every
 /// `OPTIONS` itself, which would hide MassPay's real `OPTIONS /user-agreements` operation.
-async fn cors(req: Request, next: Next) -> Response {
+fn cors_preflight(req: &Request) -> Option<Response> {
     use axum::http::Method;
     let preflight = req.method() == Method::OPTIONS
         && req
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    if preflight {
-        let mut r = StatusCode::NO_CONTENT.into_response();
-        let h = r.headers_mut();
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
-        );
-        let allow_headers = req
-            .headers()
-            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-            .cloned()
-            .unwrap_or_else(|| HeaderValue::from_static("*"));
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers);
-        h.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("86400"),
-        );
-        return r;
+    if !preflight {
+        return None;
     }
-    let mut r = next.run(req).await;
+    let mut r = StatusCode::NO_CONTENT.into_response();
     let h = r.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
     h.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("*"),
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
     );
-    r
+    let allow_headers = req
+        .headers()
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("*"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers);
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    Some(r)
 }
 
-/// A request (body included) must be answered within this; a client that sends its body too
-/// slowly gets a 408 instead of holding a worker.
-pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
+/// A request body must arrive within this: a client that sends it too slowly gets a 408
+/// instead of holding a slot. (Handlers themselves never wait, except a scenario's latency,
+/// which is capped at 30 s.)
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Requests handled at once; more wait for a slot (bounded work under a flood of connections).
 pub const MAX_IN_FLIGHT: usize = 4096;
-
-async fn overloaded_or_slow(err: tower::BoxError) -> ApiError {
-    if err.is::<tower::timeout::error::Elapsed>() {
-        ApiError::RequestTimeout
-    } else {
-        ApiError::Internal(format!("request failed: {err}"))
-    }
-}
 
 /// The last resort: a panic in a handler becomes a logged 500 in MassPay's shape. Tests prove no
 /// input reaches it.
@@ -309,31 +303,33 @@ pub fn normalize_path(mut req: Request) -> Request {
     req
 }
 
-/// [`authenticate`], then records the request and its answer in the tenant's journal.
-async fn authenticate_and_record(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let method = req.method().to_string();
-    // Nested routers see the path without its version prefix; the journal shows it as sent.
-    let path = req
-        .extensions()
-        .get::<axum::extract::OriginalUri>()
-        .map(|u| u.0.path().to_string())
-        .unwrap_or_else(|| req.uri().path().to_string());
-    let idempotency_key = req
-        .headers()
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+/// The way of every MassPay request, each step in its own module: auth (API key → tenant) →
+/// journal → idempotency (replay or reserve) → scenarios (faults, latency, effects) → handler.
+/// One middleware rather than four keeps the per-request cost of the layering low.
+async fn masspay_pipeline(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let tenant = match resolve_tenant(&state, &req) {
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    let mut req = req;
-    req.extensions_mut().insert(std::sync::Arc::clone(&tenant));
-    let response = next.run(req).await;
+    let method = req.method().clone();
+    // Nested routers see the path without its version prefix; the journal shows it as sent.
+    let path: Box<str> = match req.extensions().get::<axum::extract::OriginalUri>() {
+        Some(u) => u.0.path().into(),
+        None => req.uri().path().into(),
+    };
+    let idempotency_key = req
+        .headers()
+        .get(idempotency_layer::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(Box::<str>::from);
+    req.extensions_mut().insert(Arc::clone(&tenant));
+    let response = idempotency_layer::run(req, |req| async {
+        match scenario_layer::resolve(&state, req).await {
+            Ok(req) => next.run(req).await,
+            Err(answer) => answer,
+        }
+    })
+    .await;
     tenant.journal.record(crate::state::journal::JournalEntry {
         method,
         path,

@@ -18,11 +18,14 @@ use crate::error::{ApiError, ApiResult};
 use crate::scenario::Effects;
 use crate::state::{InitiateOutcome, Tenant};
 
-pub fn router() -> Router<AppState> {
+pub fn router(p: &str) -> Router<AppState> {
     Router::new()
-        .route("/payout/{user_token}", get(list).post(initiate))
         .route(
-            "/payout/{user_token}/{payout_token}",
+            &[p, "/payout/{user_token}"].concat(),
+            get(list).post(initiate),
+        )
+        .route(
+            &[p, "/payout/{user_token}/{payout_token}"].concat(),
             get(status).put(commit).patch(confirmation),
         )
 }

@@ -7,9 +7,8 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, RawPathParams, Request, State};
+use axum::extract::{MatchedPath, RawPathParams, Request};
 use axum::http::request::Parts;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -29,17 +28,19 @@ pub fn transfer_id_scenarios(ctid: &str) -> Option<impl Iterator<Item = &str>> {
     Some(names.split(',').map(str::trim).filter(|n| !n.is_empty()))
 }
 
-pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Resolves the request's scenarios: `Ok(request)` to go on (with the effects for the handler in
+/// its extensions), or `Err(answer)` — an injected fault or a 400 for an unknown name.
+pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response> {
     let (mut parts, body) = req.into_parts();
     let Some(tenant) = parts.extensions.get::<Arc<Tenant>>().cloned() else {
-        return next.run(Request::from_parts(parts, body)).await;
+        return Ok(Request::from_parts(parts, body));
     };
     let operation = parts
         .extensions
         .get::<MatchedPath>()
         .and_then(|m| operation::identify(&parts.method, m.as_str()));
     let Some(operation) = operation else {
-        return next.run(Request::from_parts(parts, body)).await;
+        return Ok(Request::from_parts(parts, body));
     };
 
     // Names from the flag, the header and the tenant.
@@ -50,7 +51,9 @@ pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> R
         .collect();
     if let Some(h) = parts.headers.get(SCENARIO_HEADER) {
         let Ok(text) = h.to_str() else {
-            return ApiError::bad_request("X-Sandbox-Scenario must be plain text").into_response();
+            return Err(
+                ApiError::bad_request("X-Sandbox-Scenario must be plain text").into_response(),
+            );
         };
         names.extend(
             text.split(',')
@@ -70,7 +73,7 @@ pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> R
             | "getTransactionConfirmationDetails"
     );
     if names.is_empty() && !about_a_payout {
-        return next.run(Request::from_parts(parts, body)).await;
+        return Ok(Request::from_parts(parts, body));
     }
 
     let path = path_params(&mut parts).await;
@@ -115,7 +118,7 @@ pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> R
                 }
                 body_bytes = Some(bytes);
             }
-            Err(_) => return ApiError::PayloadTooLarge.into_response(),
+            Err(_) => return Err(ApiError::PayloadTooLarge.into_response()),
         }
     }
     if carries_payout_body {
@@ -147,13 +150,15 @@ pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> R
         None => Request::from_parts(parts, body.unwrap_or_default()),
     };
     if names.is_empty() {
-        return next.run(rebuild(parts, body, body_bytes)).await;
+        return Ok(rebuild(parts, body, body_bytes));
     }
     let active: Vec<Arc<Scenario>> = match state.scenarios.resolve(names.iter().map(String::as_str))
     {
         Ok(a) => a,
         Err(unknown) => {
-            return ApiError::bad_request(state.scenarios.unknown_message(&unknown)).into_response()
+            return Err(
+                ApiError::bad_request(state.scenarios.unknown_message(&unknown)).into_response(),
+            )
         }
     };
     let needs_user = active
@@ -186,7 +191,7 @@ pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> R
         effects.require_attributes.extend(c.require_attributes);
     }
     if effects.is_empty() {
-        return next.run(rebuild(parts, body, body_bytes)).await;
+        return Ok(rebuild(parts, body, body_bytes));
     }
     if effects.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(effects.latency_ms)).await;
@@ -198,10 +203,10 @@ pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> R
         let detail = fault.message.clone().unwrap_or_else(|| {
             format!("injected by a sandbox scenario ({})", active_names(&active))
         });
-        return ApiError::injected(fault.status, detail, fault.retry_after).into_response();
+        return Err(ApiError::injected(fault.status, detail, fault.retry_after).into_response());
     }
     parts.extensions.insert(effects);
-    next.run(rebuild(parts, body, body_bytes)).await
+    Ok(rebuild(parts, body, body_bytes))
 }
 
 fn active_names(active: &[Arc<Scenario>]) -> String {

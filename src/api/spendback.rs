@@ -14,8 +14,11 @@ use crate::error::ApiResult;
 use crate::scenario::Effects;
 use crate::state::tenant_wallets::parse_spendback;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/spendback/{user_token}", post(create).get(list))
+pub fn router(p: &str) -> Router<AppState> {
+    Router::new().route(
+        &[p, "/spendback/{user_token}"].concat(),
+        post(create).get(list),
+    )
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -68,7 +71,7 @@ async fn list(TenantCtx(tenant): TenantCtx, Path(user_token): Path<String>) -> A
                 spendback_token: token::format(wallet::SPENDBACK, s.id),
                 time_of_spendback: crate::clock::format(s.created),
                 client_spendback_id: &s.client_spendback_id,
-                source_token: token::format(wallet::WALLET, s.wallet),
+                source_token: s.source_token.clone(),
                 wallet_token: token::format(wallet::WALLET, s.wallet),
                 amount: s.amount.into(),
                 source_currency_code: &account.currency,

@@ -14,12 +14,15 @@ use crate::domain::token;
 use crate::domain::Problems;
 use crate::error::{ApiError, ApiResult};
 
-pub fn router() -> Router<AppState> {
+pub fn router(p: &str) -> Router<AppState> {
     Router::new()
-        .route("/subaccount", post(create))
-        .route("/subaccount/{subaccount_token}/ubo", post(add_ubo))
+        .route(&[p, "/subaccount"].concat(), post(create))
         .route(
-            "/subaccount/{subaccount_token}/ubo/{ubo_token}/id",
+            &[p, "/subaccount/{subaccount_token}/ubo"].concat(),
+            post(add_ubo),
+        )
+        .route(
+            &[p, "/subaccount/{subaccount_token}/ubo/{ubo_token}/id"].concat(),
             post(upload_ubo_id).layer(axum::extract::DefaultBodyLimit::max(super::UPLOAD_LIMIT)),
         )
 }

@@ -13,13 +13,13 @@ use crate::domain::payout::PayoutStatus;
 use crate::domain::token;
 use crate::error::{ApiError, ApiResult};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/tax", get(tax_users))
+pub fn router(p: &str) -> Router<AppState> {
+    Router::new().route(&[p, "/tax"].concat(), get(tax_users))
 }
 
 /// API 1.0.0 only (lives beside the payout-transaction paths: `/payout/{user_token}/tax`).
-pub fn interview_router() -> Router<AppState> {
-    Router::new().route("/payout/{user_token}/tax", get(interview))
+pub fn interview_router(p: &str) -> Router<AppState> {
+    Router::new().route(&[p, "/payout/{user_token}/tax"].concat(), get(interview))
 }
 
 #[derive(Deserialize)]

@@ -15,11 +15,11 @@ use crate::domain::user::{parse_profile, UserBody, UserBodyKind, UserStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::state::Tenant;
 
-pub fn router() -> Router<AppState> {
+pub fn router(p: &str) -> Router<AppState> {
     Router::new()
-        .route("/user", post(create))
-        .route("/user/lookup", get(lookup))
-        .route("/user/{user_token}", get(fetch).put(update))
+        .route(&[p, "/user"].concat(), post(create))
+        .route(&[p, "/user/lookup"].concat(), get(lookup))
+        .route(&[p, "/user/{user_token}"].concat(), get(fetch).put(update))
 }
 
 /// Reads a `user_token` path segment; an unknown or malformed token is a 404.
@@ -94,19 +94,25 @@ async fn lookup(TenantCtx(tenant): TenantCtx, Query(q): Query<LookupQuery>) -> A
 
 // ----- KYC -------------------------------------------------------------------------------------
 
-pub fn kyc_router() -> Router<AppState> {
+pub fn kyc_router(p: &str) -> Router<AppState> {
     Router::new()
-        .route("/user/{user_token}/kyc/au10tix", get(au10tix))
-        .route("/user/{user_token}/kyc/veriff", get(veriff))
         .route(
-            "/user/{user_token}/kyc/id",
+            &[p, "/user/{user_token}/kyc/au10tix"].concat(),
+            get(au10tix),
+        )
+        .route(&[p, "/user/{user_token}/kyc/veriff"].concat(), get(veriff))
+        .route(
+            &[p, "/user/{user_token}/kyc/id"].concat(),
             post(upload_id).layer(axum::extract::DefaultBodyLimit::max(super::UPLOAD_LIMIT)),
         )
 }
 
 /// API 1.0.0 only: the user's KYC sessions.
-pub fn kyc_attempts_router() -> Router<AppState> {
-    Router::new().route("/user/{user_token}/kyc/id", get(kyc_attempts))
+pub fn kyc_attempts_router(p: &str) -> Router<AppState> {
+    Router::new().route(
+        &[p, "/user/{user_token}/kyc/id"].concat(),
+        get(kyc_attempts),
+    )
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

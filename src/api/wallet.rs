@@ -15,27 +15,27 @@ use crate::domain::wallet::{self, AutopayRule, AutopayRuleBody, Wallet, WalletKi
 use crate::error::{ApiError, ApiResult};
 use crate::state::Tenant;
 
-pub fn router() -> Router<AppState> {
+pub fn router(p: &str) -> Router<AppState> {
     Router::new()
-        .route("/wallet/{user_token}", get(list).put(resend))
+        .route(&[p, "/wallet/{user_token}"].concat(), get(list).put(resend))
         .route(
-            "/wallet/{user_token}/{wallet_token}/card",
+            &[p, "/wallet/{user_token}/{wallet_token}/card"].concat(),
             get(card).put(update_card),
         )
 }
 
 /// 0.1.x names the rules `autopay`…
-pub fn autopay_router() -> Router<AppState> {
+pub fn autopay_router(p: &str) -> Router<AppState> {
     Router::new().route(
-        "/wallet/{user_token}/{wallet_token}/autopay",
+        &[p, "/wallet/{user_token}/{wallet_token}/autopay"].concat(),
         get(rules).post(add_rule).delete(delete_rule),
     )
 }
 
 /// …1.0.0 `autopayout`.
-pub fn autopayout_router() -> Router<AppState> {
+pub fn autopayout_router(p: &str) -> Router<AppState> {
     Router::new().route(
-        "/wallet/{user_token}/{wallet_token}/autopayout",
+        &[p, "/wallet/{user_token}/{wallet_token}/autopayout"].concat(),
         get(rules).post(add_rule).delete(delete_rule),
     )
 }

@@ -41,12 +41,50 @@ impl fmt::Display for Amount {
 
 impl Serialize for Amount {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // `Decimal`'s Display never uses an exponent, so the text is a valid JSON number.
-        let text = self.0.normalize().to_string();
-        match RawValue::from_string(text) {
-            Ok(raw) => raw.serialize(serializer),
-            Err(e) => Err(serde::ser::Error::custom(e)),
+        // `Decimal`'s Display never uses an exponent, so the text is a valid JSON number. It is
+        // written into a stack buffer and handed to serde_json as a borrowed raw value: no heap
+        // allocation on the hot path.
+        use std::fmt::Write as _;
+        let mut buf = StackText::default();
+        if write!(buf, "{}", self.0.normalize()).is_err() {
+            return Err(serde::ser::Error::custom("amount too long"));
         }
+        let raw: &RawValue =
+            serde_json::from_str(buf.as_str()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+/// A small fixed buffer for a decimal's text (at most 28 digits, a sign and a point).
+struct StackText {
+    bytes: [u8; 48],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        StackText {
+            bytes: [0; 48],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("0")
+    }
+}
+
+impl fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        if end > self.bytes.len() {
+            return Err(fmt::Error);
+        }
+        self.bytes[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 

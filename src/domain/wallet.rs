@@ -124,6 +124,8 @@ pub struct SpendBack {
     pub id: Uuid,
     pub user: Uuid,
     pub client_spendback_id: String,
+    /// The `source_token` as the client sent it (the wallet or the client account).
+    pub source_token: String,
     pub funding: usize,
     pub wallet: Uuid,
     pub amount: Decimal,

@@ -589,7 +589,7 @@ fn parse(
         if t.latency_ms.is_some_and(|l| l > 30_000) {
             return Err(fail(
                 format!("{rule}.then.latency_ms"),
-                "at most 30000 (requests time out after 45 s)".into(),
+                "at most 30000".into(),
             ));
         }
         let then = Then {

@@ -569,6 +569,7 @@ impl Tenant {
             id,
             user,
             client_spendback_id: req.client_spendback_id,
+            source_token: req.source_token,
             funding,
             wallet: wallet_id,
             amount: req.amount,
