@@ -99,6 +99,46 @@ async fn statement(
                 p.fee.normalize()
             ));
         }
+        let mut credits = rust_decimal::Decimal::ZERO;
+        for u in tenant.users() {
+            for l in tenant.user_loads(u.id).unwrap_or_default() {
+                let day = crate::clock::date(l.time_of_load);
+                if l.funding != i
+                    || l.status != crate::domain::wallet::LoadStatus::Completed
+                    || day < from
+                    || day > to
+                {
+                    continue;
+                }
+                total += l.amount;
+                lines.push(format!(
+                    "  {}  {}  -{} {}",
+                    crate::clock::format(l.time_of_load),
+                    crate::domain::token::format(crate::domain::wallet::LOAD, l.id),
+                    l.amount.normalize(),
+                    account.currency,
+                ));
+            }
+            for sb in tenant.user_spendbacks(u.id).unwrap_or_default() {
+                let day = crate::clock::date(sb.created);
+                if sb.funding != i || !sb.success || day < from || day > to {
+                    continue;
+                }
+                credits += sb.amount;
+                lines.push(format!(
+                    "  {}  {}  +{} {}",
+                    crate::clock::format(sb.created),
+                    crate::domain::token::format(crate::domain::wallet::SPENDBACK, sb.id),
+                    sb.amount.normalize(),
+                    account.currency,
+                ));
+            }
+        }
+        lines.push(format!(
+            "  Credits in the period: {} {}",
+            credits.normalize(),
+            account.currency
+        ));
         lines.push(format!(
             "  Debits in the period: {} {}",
             total.normalize(),

@@ -174,8 +174,12 @@ async fn velocity(
     Ok(match version {
         super::ApiVersion::V0 => json(&matches),
         super::ApiVersion::V1 => {
-            let mut tokens: Vec<String> = matches.into_iter().map(|m| m.user_token).collect();
-            tokens.dedup();
+            let mut tokens: Vec<String> = Vec::new();
+            for m in matches {
+                if !tokens.contains(&m.user_token) {
+                    tokens.push(m.user_token);
+                }
+            }
             json(&tokens)
         }
     })

@@ -65,13 +65,13 @@ fn respond(
         spendbacks.extend(tenant.user_spendbacks(u).unwrap_or_default());
     }
     // (time, token, item) for every kept item, then newest first.
-    let mut items: Vec<(Millis, Uuid, TxnHistoryResp<'_>)> = Vec::new();
+    let mut items: Vec<(Millis, u64, TxnHistoryResp<'_>)> = Vec::new();
     for p in &payouts {
         let source = crate::domain::payout::source_token(catalog, p.source);
         if q.keeps(TxnKind::Payout, p.created, Some(&source)) {
             items.push((
                 p.created,
-                p.id,
+                p.seq,
                 TxnHistoryResp::payout(catalog, p, with_user),
             ));
         }
@@ -84,7 +84,7 @@ fn respond(
         let account = &catalog.funding_accounts[l.funding];
         items.push((
             l.time_of_load,
-            l.id,
+            l.seq,
             TxnHistoryResp {
                 token: token::format(wallet::LOAD, l.id),
                 kind: TxnKind::Load.as_str(),
@@ -115,7 +115,7 @@ fn respond(
         let account = &catalog.funding_accounts[s.funding];
         items.push((
             s.created,
-            s.id,
+            s.seq,
             TxnHistoryResp {
                 token: token::format(wallet::SPENDBACK, s.id),
                 kind: TxnKind::SpendBack.as_str(),
@@ -138,7 +138,7 @@ fn respond(
             },
         ));
     }
-    items.sort_by_key(|(at, id, _)| std::cmp::Reverse((*at, *id)));
+    items.sort_by_key(|(at, seq, _)| std::cmp::Reverse((*at, *seq)));
     let page: Vec<TxnHistoryResp<'_>> = q
         .page_of(items)
         .into_iter()

@@ -91,6 +91,8 @@ pub struct Payout {
     pub exchange_rate: Decimal,
     pub fee: Decimal,
     pub created: Millis,
+    /// The tenant's creation order (ties within a millisecond).
+    pub seq: u64,
     pub expiration: Millis,
     pub estimated_availability: Millis,
     pub status: PayoutStatus,

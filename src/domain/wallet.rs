@@ -115,6 +115,8 @@ pub struct Load {
     /// When it runs (or ran): now, or `time_to_process`.
     pub time_of_load: Millis,
     pub created: Millis,
+    /// The tenant's creation order (ties within a millisecond).
+    pub seq: u64,
     pub metadata: Option<Box<RawValue>>,
     pub notify_user: bool,
 }
@@ -132,6 +134,8 @@ pub struct SpendBack {
     pub notes: String,
     pub success: bool,
     pub created: Millis,
+    /// The tenant's creation order (ties within a millisecond).
+    pub seq: u64,
     pub metadata: Option<Box<RawValue>>,
 }
 

@@ -55,6 +55,8 @@ pub struct Tenant {
     /// its magic amount); they stay once added.
     extra_requirements: DashMap<AttrKey, Vec<usize>>,
     pub journal: Journal,
+    /// Creation order of payouts, loads and spend-backs.
+    seq: std::sync::atomic::AtomicU64,
     wallets: DashMap<Uuid, Wallet>,
     loads: DashMap<Uuid, Load>,
     spendbacks: DashMap<Uuid, SpendBack>,
@@ -109,6 +111,7 @@ impl Tenant {
             attributes: DashMap::new(),
             extra_requirements: DashMap::new(),
             journal: Journal::default(),
+            seq: std::sync::atomic::AtomicU64::new(0),
             wallets: DashMap::new(),
             loads: DashMap::new(),
             spendbacks: DashMap::new(),
@@ -128,6 +131,11 @@ impl Tenant {
 
     pub fn now(&self) -> Millis {
         self.clock.now()
+    }
+
+    /// The next number in the tenant's creation order.
+    pub fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The API key this tenant belongs to.
@@ -432,6 +440,7 @@ impl Tenant {
             exchange_rate: q.exchange_rate,
             fee: q.fee,
             created: now,
+            seq: self.next_seq(),
             expiration: now + self.catalog.quote_ttl_seconds * 1000,
             estimated_availability: now + payer.availability_seconds * 1000,
             status: PayoutStatus::Pending,

@@ -13,4 +13,6 @@ mod magic;
 mod payouts;
 mod scenarios;
 mod seed_flow;
+mod surface;
 mod users;
+mod webhooks;

@@ -295,6 +295,7 @@ impl Tenant {
             status_reason: None,
             time_of_load: req.time_to_process.unwrap_or(now),
             created: now,
+            seq: self.next_seq(),
             metadata: req.metadata,
             notify_user: req.notify_user,
         };
@@ -576,6 +577,7 @@ impl Tenant {
             notes: req.notes,
             success,
             created: self.now(),
+            seq: self.next_seq(),
             metadata: req.metadata,
         };
         self.spendbacks.insert(id, sb.clone());
