@@ -54,12 +54,7 @@ where
         return inner(req).await;
     };
     // The path as sent (with its version prefix): keys are scoped per (tenant, method, path).
-    let path = req
-        .extensions()
-        .get::<axum::extract::OriginalUri>()
-        .map(|u| u.0.path().to_string())
-        .unwrap_or_else(|| req.uri().path().to_string());
-    let scope = format!("{} {} {}", req.method(), path, key);
+    let scope = format!("{} {} {}", req.method(), req.uri().path(), key);
     let query = req.uri().query().unwrap_or("").to_string();
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, super::UPLOAD_LIMIT).await {

@@ -312,11 +312,8 @@ async fn masspay_pipeline(State(state): State<AppState>, mut req: Request, next:
         Err(e) => return e.into_response(),
     };
     let method = req.method().clone();
-    // Nested routers see the path without its version prefix; the journal shows it as sent.
-    let path: Box<str> = match req.extensions().get::<axum::extract::OriginalUri>() {
-        Some(u) => u.0.path().into(),
-        None => req.uri().path().into(),
-    };
+    // Routes carry their full paths (no nesting), so this is the path as sent.
+    let path: Box<str> = req.uri().path().into();
     let idempotency_key = req
         .headers()
         .get(idempotency_layer::HEADER)
