@@ -62,7 +62,12 @@ impl TokenSource {
 
     pub fn next(&self) -> Uuid {
         match self {
-            TokenSource::Random => Uuid::new_v4(),
+            // A thread-local generator (seeded from the OS once): no system call per token.
+            TokenSource::Random => {
+                let mut bytes = [0u8; 16];
+                rand::rng().fill_bytes(&mut bytes);
+                uuid::Builder::from_random_bytes(bytes).into_uuid()
+            }
             TokenSource::Seeded(rng) => {
                 let mut bytes = [0u8; 16];
                 match rng.lock() {
