@@ -7,7 +7,9 @@
 #
 # Knobs (environment): ROUNDS (3), DURATION seconds per wrk run (10), STARTS per round (10),
 # CONNECTIONS (32), THREADS (2), PAYOUTS (1000000), WARMUP seconds (1), STRICT=1 (exit 1 when a
-# SPEC §8 bar is not met), RESULTS_DIR (bench/results; QUICK: bench/work), SKIP_BUILD=1,
+# SPEC §8 bar is not met), QUIET_WAIT (180 s, QUICK 0: budget for waiting until other processes
+# use < QUIET_PCT=10 % of a CPU before each phase), RESULTS_DIR (bench/results; QUICK:
+# bench/work), SKIP_BUILD=1,
 # REF=<commit> (measure that commit: exported with `git archive` into bench/work/tree and built
 # there into bench/target/sandbox, untouched by uncommitted edits in the work tree).
 # Results: bench/results/YYYY-MM-DD-HHMM.md and bench/results/latest.md, also printed.

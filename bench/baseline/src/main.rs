@@ -87,6 +87,17 @@ fn main() {
         .build()
         .expect("tokio runtime");
     runtime.block_on(async move {
+        // Signal handlers are installed before the port opens: a `Signal` registers when it is
+        // created, whereas a shutdown future only registers when first polled (axum polls it in a
+        // task of its own), which can be after the first request was answered. A SIGTERM sent
+        // right after readiness must still stop the server gracefully.
+        let shutdown = match shutdown_signal() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("masspay-baseline: cannot install signal handlers: {e}");
+                std::process::exit(1);
+            }
+        };
         let listener = match tokio::net::TcpListener::bind((host.as_str(), port)).await {
             Ok(l) => l,
             Err(e) => {
@@ -101,26 +112,21 @@ fn main() {
             let _ = out.flush();
         }
         axum::serve(listener, app())
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(shutdown)
             .await
             .expect("serve");
     });
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// SIGINT or SIGTERM, with both handlers installed now (see `main`).
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {},
+            _ = term.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    })
 }
