@@ -485,7 +485,6 @@ pub fn parse_payout_request(
         d
     };
     let mut dest_idx = None;
-    let mut pricing = None;
     if let Some(payer) = payer.map(|i| &catalog.payers[i]) {
         if !destination_currency.is_empty() {
             dest_idx = payer
@@ -498,8 +497,7 @@ pub fn parse_payout_request(
             }
         }
         if let Some(sc) = source_currency {
-            pricing = payer.pricing_for(sc);
-            if pricing.is_none() {
+            if payer.pricing_for(sc).is_none() {
                 p.push(format!(
                     "this destination does not accept {sc} as source currency"
                 ));
@@ -541,7 +539,6 @@ pub fn parse_payout_request(
         }
     }
     let attr_set_token = p.optional("attr_set_token", body.attr_set_token, 100);
-    let _ = pricing;
     let (Some(source), Some(payer), Some(destination_currency)) = (source, payer, dest_idx) else {
         return Err(p
             .finish::<()>("payout", ())
