@@ -330,7 +330,8 @@ impl Tenant {
             return;
         }
         match self.wallets.get_mut(&load.wallet) {
-            Some(mut w) if w.active => {
+            // checked: a wallet filled to rust_decimal's limit refuses more instead of panicking.
+            Some(mut w) if w.active && w.balance.checked_add(load.amount).is_some() => {
                 *account -= load.amount;
                 w.balance += load.amount;
                 load.status = LoadStatus::Completed;
@@ -409,6 +410,9 @@ impl Tenant {
                     .wallets
                     .get_mut(&load.wallet)
                     .ok_or_else(|| ApiError::bad_request("the load's wallet no longer exists"))?;
+                if account.checked_add(load.amount).is_none() {
+                    return Err(ApiError::bad_request("the client account cannot hold more"));
+                }
                 if w.balance < load.amount {
                     return Err(ApiError::bad_request(format!(
                         "the wallet holds {} {}, less than the load's {}: it cannot be reversed",
@@ -558,7 +562,9 @@ impl Tenant {
                 .write()
                 .unwrap_or_else(|p| p.into_inner());
             match self.wallets.get_mut(&wallet_id) {
-                Some(mut w) if w.balance >= req.amount => {
+                Some(mut w)
+                    if w.balance >= req.amount && account.checked_add(req.amount).is_some() =>
+                {
                     w.balance -= req.amount;
                     *account += req.amount;
                     true
