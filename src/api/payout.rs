@@ -30,10 +30,24 @@ pub fn router(p: &str) -> Router<AppState> {
         )
 }
 
-fn payout_id(tenant: &Tenant, user: Uuid, text: &str) -> ApiResult<Uuid> {
-    token::parse(text, token::PAYOUT)
-        .filter(|id| tenant.payout(user, *id).is_some())
-        .ok_or_else(|| ApiError::not_found(format!("payout {text:?} was not found for this user")))
+fn payout_not_found(text: &str) -> ApiError {
+    ApiError::not_found(format!("payout {text:?} was not found for this user"))
+}
+
+/// Reads a `payout_token` path segment; a malformed one is a 404 like an unknown one.
+fn payout_id(text: &str) -> ApiResult<Uuid> {
+    token::parse(text, token::PAYOUT).ok_or_else(|| payout_not_found(text))
+}
+
+/// The user's payout named by a path segment, as of now; unknown or another user's → 404.
+fn find_payout(
+    tenant: &Tenant,
+    user: Uuid,
+    text: &str,
+) -> ApiResult<crate::domain::payout::Payout> {
+    tenant
+        .payout(user, payout_id(text)?)
+        .ok_or_else(|| payout_not_found(text))
 }
 
 #[derive(Deserialize)]
@@ -142,10 +156,7 @@ async fn status(
     let user = super::user::user_id(&tenant, &user_token)?;
     query_bool("force_status_update", q.force_status_update.as_deref())?;
     let logo = query_bool("include_payer_logo", q.include_payer_logo.as_deref())?;
-    let id = payout_id(&tenant, user, &payout_token)?;
-    let p = tenant
-        .payout(user, id)
-        .ok_or_else(|| ApiError::not_found("payout"))?;
+    let p = find_payout(&tenant, user, &payout_token)?;
     Ok(json(&PayoutTxnResp::from(
         &tenant.catalog,
         &p,
@@ -160,7 +171,7 @@ async fn commit(
     Path((user_token, payout_token)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let user = super::user::user_id(&tenant, &user_token)?;
-    let id = payout_id(&tenant, user, &payout_token)?;
+    let id = payout_id(&payout_token)?;
     let effects = effects.map(|e| e.0).unwrap_or_default();
     let (p, outcome) = tenant.commit_payout(
         user,
@@ -178,10 +189,7 @@ async fn confirmation(
     Path((user_token, payout_token)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let user = super::user::user_id(&tenant, &user_token)?;
-    let id = payout_id(&tenant, user, &payout_token)?;
-    let p = tenant
-        .payout(user, id)
-        .ok_or_else(|| ApiError::not_found("payout"))?;
+    let p = find_payout(&tenant, user, &payout_token)?;
     let u = tenant
         .user(user)
         .ok_or_else(|| ApiError::not_found("user"))?;

@@ -90,7 +90,7 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
         user,
         param("payout_token").and_then(|t| token::parse(t, token::PAYOUT)),
     ) {
-        if let Some(p) = tenant.payout(user, p) {
+        tenant.read_payout(user, p, |p| {
             if let Some(ctid) = p.client_transfer_id.as_deref() {
                 if let Some(n) = transfer_id_scenarios(ctid) {
                     names.extend(n.map(str::to_string));
@@ -100,7 +100,7 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
                 names.push(m.scenario().to_string());
             }
             amount = Some(p.requested_amount);
-        }
+        });
     }
 
     // An initiate's body may name scenarios in client_transfer_id; read it when it can matter.

@@ -489,6 +489,15 @@ impl Tenant {
         Ok(InitiateOutcome::Created(p))
     }
 
+    /// Reads a user's payout in place (no copy, no refresh): for facts that never change, such
+    /// as its client_transfer_id or requested amount.
+    pub fn read_payout<R>(&self, user: Uuid, id: Uuid, f: impl FnOnce(&Payout) -> R) -> Option<R> {
+        self.payouts
+            .get(&id)
+            .filter(|p| p.user == user)
+            .map(|p| f(&p))
+    }
+
     /// One payout of a user, as of now.
     pub fn payout(&self, user: Uuid, id: Uuid) -> Option<Payout> {
         let mut p = self
@@ -541,8 +550,12 @@ impl Tenant {
         extra_requirements: &[usize],
         webhook: Directives,
     ) -> ApiResult<(Payout, CommitOutcome)> {
-        let not_found =
-            || ApiError::not_found(format!("payout {}", token::format(token::PAYOUT, id)));
+        let not_found = || {
+            ApiError::not_found(format!(
+                "payout {:?} was not found for this user",
+                token::format(token::PAYOUT, id)
+            ))
+        };
         let mut entry = self.payouts.get_mut(&id).ok_or_else(not_found)?;
         if entry.user != user {
             return Err(not_found());
