@@ -29,9 +29,7 @@ pub fn attr_key(
     currency: &str,
 ) -> ApiResult<AttrKey> {
     let user = super::user::user_id(tenant, user)?;
-    let payer = tenant.catalog.payer(destination).ok_or_else(|| {
-        ApiError::not_found(format!("destination_token {destination:?} was not found"))
-    })?;
+    let payer = super::catalog::destination_index(&tenant.catalog, destination)?;
     if !is_currency_code(currency) {
         return Err(ApiError::bad_request(format!(
             "currency {currency:?} must be 3 or 4 upper-case letters (e.g. MXN, BTC, USDT)"
@@ -63,22 +61,7 @@ async fn requirements(
     let body: Vec<AttrsRequirement<'_>> = tenant
         .requirements(key)
         .into_iter()
-        .map(|ri| {
-            let r = &catalog.requirements[ri];
-            let value = set.as_ref().and_then(|s| s.value(ri));
-            AttrsRequirement {
-                token: &r.token,
-                attr_set_token: set_token.clone(),
-                label: &r.label,
-                validation: &r.validation,
-                is_optional: r.is_optional,
-                value: value.unwrap_or(""),
-                expected_value: &r.expected_value,
-                attr_type: &r.attr_type,
-                input_type: &r.input_type,
-                last_attr_value_used: value.is_some(),
-            }
-        })
+        .map(|ri| AttrsRequirement::from(catalog, ri, set.as_ref(), set_token.clone()))
         .collect();
     Ok(json(&body))
 }
@@ -246,20 +229,7 @@ async fn all_attributes(
                 attributes: reqs
                     .iter()
                     .map(|&ri| {
-                        let r = &catalog.requirements[ri];
-                        let value = set.value(ri);
-                        AttrsRequirement {
-                            token: &r.token,
-                            attr_set_token: Some(set_token.clone()),
-                            label: &r.label,
-                            validation: &r.validation,
-                            is_optional: r.is_optional,
-                            value: value.unwrap_or(""),
-                            expected_value: &r.expected_value,
-                            attr_type: &r.attr_type,
-                            input_type: &r.input_type,
-                            last_attr_value_used: value.is_some(),
-                        }
+                        AttrsRequirement::from(catalog, ri, Some(set), Some(set_token.clone()))
                     })
                     .collect(),
             }

@@ -316,6 +316,13 @@ pub struct LogoQuery {
     include_payer_logos: Option<String>,
 }
 
+/// A `destination_token` path segment; unknown → 404.
+pub fn destination_index(catalog: &Catalog, token: &str) -> ApiResult<usize> {
+    catalog
+        .payer(token)
+        .ok_or_else(|| ApiError::not_found(format!("destination_token {token:?} was not found")))
+}
+
 /// The other payers of the same country and delivery type, as one `Service`.
 async fn alternatives(
     TenantCtx(tenant): TenantCtx,
@@ -324,9 +331,7 @@ async fn alternatives(
 ) -> ApiResult<Response> {
     let logos = query_bool("include_payer_logos", q.include_payer_logos.as_deref())?;
     let catalog = &tenant.catalog;
-    let pi = catalog.payer(&destination).ok_or_else(|| {
-        ApiError::not_found(format!("destination_token {destination:?} was not found"))
-    })?;
+    let pi = destination_index(catalog, &destination)?;
     let this = &catalog.payers[pi];
     let now = tenant.now();
     let offers: Vec<Offer> = (0..catalog.payers.len())
@@ -355,9 +360,7 @@ async fn destination(
 ) -> ApiResult<Response> {
     let logos = query_bool("include_payer_logos", q.include_payer_logos.as_deref())?;
     let catalog = &tenant.catalog;
-    let pi = catalog.payer(&destination).ok_or_else(|| {
-        ApiError::not_found(format!("destination_token {destination:?} was not found"))
-    })?;
+    let pi = destination_index(catalog, &destination)?;
     let this = &catalog.payers[pi];
     let o = default_offer(catalog, pi)
         .ok_or_else(|| ApiError::not_found("destination has no pricing"))?;

@@ -200,6 +200,31 @@ pub struct AttrsRequirement<'a> {
     pub last_attr_value_used: bool,
 }
 
+impl<'a> AttrsRequirement<'a> {
+    /// Requirement `ri` of the catalog with the value stored for it in `set`, if any.
+    pub fn from(
+        catalog: &'a Catalog,
+        ri: usize,
+        set: Option<&'a crate::domain::attribute::AttrSet>,
+        attr_set_token: Option<String>,
+    ) -> Self {
+        let r = &catalog.requirements[ri];
+        let value = set.and_then(|s| s.value(ri));
+        AttrsRequirement {
+            token: &r.token,
+            attr_set_token,
+            label: &r.label,
+            validation: &r.validation,
+            is_optional: r.is_optional,
+            value: value.unwrap_or(""),
+            expected_value: &r.expected_value,
+            attr_type: &r.attr_type,
+            input_type: &r.input_type,
+            last_attr_value_used: value.is_some(),
+        }
+    }
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AttrSetToken {
     pub attr_set_token: String,
