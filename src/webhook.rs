@@ -239,7 +239,7 @@ impl TenantWebhooks {
     }
 
     fn queue(self: &Arc<Self>, mut delivery: Delivery) -> Uuid {
-        let id = Uuid::new_v4();
+        let id = crate::domain::token::random_uuid();
         delivery.id = crate::domain::token::format("whk_", id);
         let dropped = delivery.directives.drop;
         let object = delivery.object_token.clone();

@@ -80,7 +80,10 @@ async fn create(
     }
     p.finish("sub-account", ())?;
     let id = tenant.new_subaccount();
-    let api_key = format!("sk_sandbox_{}", uuid::Uuid::new_v4().simple());
+    let api_key = format!(
+        "sk_sandbox_{}",
+        crate::domain::token::random_uuid().simple()
+    );
     app.store.allow_key(&api_key);
     Ok(json(&SubaccountResp {
         subaccount_token: token::format(SUBACCOUNT, id),

@@ -4,9 +4,10 @@
 //! way everywhere it appears. On the way in, the prefix is optional (the seed guide's samples show
 //! bare UUIDs), but a different kind's prefix never matches.
 
+use std::cell::RefCell;
 use std::sync::Mutex;
 
-use rand::{rngs::StdRng, RngCore, SeedableRng};
+use rand::{rngs::SmallRng, RngCore, SeedableRng};
 use uuid::Uuid;
 
 pub const USER: &str = "usr_";
@@ -47,27 +48,22 @@ pub fn split_fixture_token(text: &str) -> Option<(&str, Uuid)> {
 /// (`--seed`, API key) so that runs with the same seed hand out the same tokens.
 pub enum TokenSource {
     Random,
-    Seeded(Box<Mutex<StdRng>>),
+    Seeded(Box<Mutex<SmallRng>>),
 }
 
 impl TokenSource {
     pub fn new(seed: Option<u64>, api_key: &str) -> Self {
         match seed {
             None => TokenSource::Random,
-            Some(seed) => TokenSource::Seeded(Box::new(Mutex::new(StdRng::seed_from_u64(fnv1a(
-                seed, api_key,
-            ))))),
+            Some(seed) => TokenSource::Seeded(Box::new(Mutex::new(SmallRng::seed_from_u64(
+                fnv1a(seed, api_key),
+            )))),
         }
     }
 
     pub fn next(&self) -> Uuid {
         match self {
-            // A thread-local generator (seeded from the OS once): no system call per token.
-            TokenSource::Random => {
-                let mut bytes = [0u8; 16];
-                rand::rng().fill_bytes(&mut bytes);
-                uuid::Builder::from_random_bytes(bytes).into_uuid()
-            }
+            TokenSource::Random => random_uuid(),
             TokenSource::Seeded(rng) => {
                 let mut bytes = [0u8; 16];
                 match rng.lock() {
@@ -84,6 +80,19 @@ impl TokenSource {
         let id = self.next();
         (id.as_u128() % u128::from(bound.max(1))) as u32
     }
+}
+
+thread_local! {
+    /// A per-thread generator seeded from the OS once: no system call per token. Tokens need to be
+    /// unique and unguessable enough for a test double, not cryptographic.
+    static THREAD_RNG: RefCell<SmallRng> = RefCell::new(SmallRng::from_os_rng());
+}
+
+/// A random (version 4) UUID from the thread's generator.
+pub fn random_uuid() -> Uuid {
+    let mut bytes = [0u8; 16];
+    THREAD_RNG.with(|rng| rng.borrow_mut().fill_bytes(&mut bytes));
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
 /// FNV-1a over the seed and key: a hash that stays the same across Rust releases, unlike
