@@ -42,7 +42,6 @@ use axum::ServiceExt as _;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tower::ServiceExt as _;
 
 use crate::api::AppState;
 use crate::clock::ClockOrigin;
@@ -120,11 +119,11 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
         allowed,
         Arc::new(hub),
     );
-    Ok(AppState {
+    Ok(AppState::new(api::Shared {
         store: Arc::new(store),
         scenarios: Arc::new(registry),
         global_scenarios: global.into(),
-    })
+    }))
 }
 
 /// Binds the configured address (port 0 = a free port).
@@ -157,8 +156,7 @@ pub async fn serve(
             store.sweep();
         }
     });
-    let app = api::app(state).map_request(api::normalize_path);
-    let served = axum::serve(listener, app.into_make_service())
+    let served = axum::serve(listener, api::app(state).into_make_service())
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();

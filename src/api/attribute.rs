@@ -119,7 +119,7 @@ pub struct VelocityMatch<'a> {
 /// 1.0.0 the users' tokens.
 async fn velocity(
     TenantCtx(tenant): TenantCtx,
-    axum::Extension(version): axum::Extension<super::ApiVersion>,
+    version: super::ApiVersion,
     Path(user_token): Path<String>,
     super::extract::OptionalJson(items): super::extract::OptionalJson<Vec<VelocityItem>>,
 ) -> ApiResult<Response> {

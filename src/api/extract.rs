@@ -9,40 +9,50 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use super::BODY_LIMIT;
 use crate::error::ApiError;
 use crate::state::Tenant;
 
-/// A JSON body, parsed whatever the Content-Type says (curl's form default included).
-pub struct Json<T>(pub T);
+/// A JSON body, parsed whatever the Content-Type says (curl's form default included), of at most
+/// `LIMIT` bytes (413 beyond it).
+pub struct Json<T, const LIMIT: usize = BODY_LIMIT>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+impl<S: Send + Sync, T: DeserializeOwned, const LIMIT: usize> FromRequest<S> for Json<T, LIMIT> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = read_body(req, state).await?;
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let bytes = read_body(req, LIMIT).await?;
         parse_json(&bytes).map(Json)
     }
 }
 
-/// The body, within the route's limit (413 beyond it).
-async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|e| {
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::bad_request(format!("the request body could not be read: {e}"))
-        }
-    })
+/// The body, within `limit` bytes (413 beyond it). The edge has already read it into memory, so
+/// this only hands the buffer over; the limit is the operation's (ID uploads take more).
+async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::bad_request(format!("the request body could not be read: {e}"))
+            }
+        })
 }
 
-/// A JSON body the operation may do without (empty body → `T::default()`).
-pub struct OptionalJson<T>(pub T);
+/// A JSON body the operation may do without (empty body → `T::default()`), of at most `LIMIT`
+/// bytes.
+pub struct OptionalJson<T, const LIMIT: usize = BODY_LIMIT>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+impl<S: Send + Sync, T: DeserializeOwned + Default, const LIMIT: usize> FromRequest<S>
+    for OptionalJson<T, LIMIT>
+{
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = read_body(req, state).await?;
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let bytes = read_body(req, LIMIT).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }

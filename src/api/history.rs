@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
 use uuid::Uuid;
 
 use super::extract::{Path, Query, TenantCtx};
@@ -32,7 +32,7 @@ pub fn all_users_router(p: &str) -> Router<AppState> {
 
 async fn user_history(
     TenantCtx(tenant): TenantCtx,
-    Extension(version): Extension<ApiVersion>,
+    version: ApiVersion,
     Path(user_token): Path<String>,
     Query(raw): Query<HistoryQueryRaw>,
 ) -> ApiResult<Response> {

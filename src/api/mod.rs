@@ -21,18 +21,26 @@ mod tax;
 mod user;
 mod wallet;
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::ops::Deref;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
+use tokio::sync::Semaphore;
+use tower::{Layer, Service, ServiceExt as _};
 
 use crate::error::ApiError;
-use crate::state::Store;
+use crate::state::{Store, Tenant};
 
 /// The 0.1.x version prefixes; all behave the same.
 pub const V0_PREFIXES: &[&str] = &["/v0.1.0", "/v0.1.1", "/v0.1.2", "/v0.1.3", "/v0.1.4"];
@@ -43,19 +51,39 @@ pub const UPLOAD_LIMIT: usize = 14 * 1024 * 1024;
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// What every handler can reach: the store of tenants (and through it the shared catalog).
+/// What every handler can reach: the store of tenants (and through it the shared catalog). One
+/// `Arc`, so handing it to a request costs a single reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`].
+pub struct Shared {
     pub store: Arc<Store>,
     pub scenarios: Arc<crate::scenario::Registry>,
     /// Scenarios active for every request (`--scenario`).
     pub global_scenarios: Arc<[Arc<crate::scenario::Scenario>]>,
 }
 
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 /// Serialises a response model to a 200 JSON response.
 pub fn json<T: Serialize + ?Sized>(body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => {
+    // Most answers fit in 1 KiB: one allocation instead of a string of doublings.
+    let mut bytes = Vec::with_capacity(1024);
+    match serde_json::to_writer(&mut bytes, body) {
+        Ok(()) => {
             let mut r = (StatusCode::OK, bytes).into_response();
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -77,6 +105,25 @@ pub enum ApiVersion {
 
 /// The version prefix of API 1.0.0.
 pub const V1_PREFIX: &str = "/v1.0.0";
+
+impl ApiVersion {
+    /// The version a path was sent to (routes carry their full paths).
+    pub fn of_path(path: &str) -> ApiVersion {
+        if path.starts_with(V1_PREFIX) {
+            ApiVersion::V1
+        } else {
+            ApiVersion::V0
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(ApiVersion::of_path(parts.uri.path()))
+    }
+}
 
 /// The resources whose paths 1.0.0 moved under `/payout`, at prefix `p`. Routes carry their
 /// full path (no `nest`): nesting rewrites every request's URI, a measurable cost per request.
@@ -121,78 +168,109 @@ fn masspay_v1() -> Router<AppState> {
         .merge(payout::router(v1))
 }
 
-/// The layers every MassPay operation runs through. Layers run outside-in in the reverse order
-/// of these calls: auth and journal, idempotency, scenarios, then the handler. Idempotency
-/// reserves the key before a scenario's latency or fault, so a retry arriving meanwhile gets a
-/// 409, and an injected fault (never a 2xx) is never stored.
-fn masspay_layers(
-    router: Router<AppState>,
-    state: &AppState,
-    version: ApiVersion,
-) -> Router<AppState> {
-    router
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            masspay_pipeline,
-        ))
-        .layer(axum::Extension(version))
-}
-
-/// The whole application, ready to serve.
-pub fn app(state: AppState) -> Router {
+/// The whole application, ready to serve: the [`Edge`] around the router. MassPay routes run
+/// through the [`Pipeline`] (auth and journal, idempotency, scenarios, then the handler), admin
+/// routes through its auth step. Both are attached per route (`route_layer`), so unknown paths
+/// answer 404 without a key.
+pub fn app(state: AppState) -> Edge {
     let mut masspay = Router::new();
     for prefix in V0_PREFIXES {
-        masspay = masspay.merge(masspay_layers(masspay_v0(prefix), &state, ApiVersion::V0));
+        masspay = masspay.merge(masspay_v0(prefix));
     }
-    masspay = masspay.merge(masspay_layers(masspay_v1(), &state, ApiVersion::V1));
-    let admin = crate::admin::router()
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    Router::new()
+    masspay = masspay.merge(masspay_v1()).route_layer(PipelineLayer {
+        state: state.clone(),
+        masspay: true,
+    });
+    let admin = crate::admin::router().route_layer(PipelineLayer {
+        state: state.clone(),
+        masspay: false,
+    });
+    let router = Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))
         .merge(masspay)
         .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(edge))
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-                    panic_response,
-                ))
-                .concurrency_limit(MAX_IN_FLIGHT),
-        )
-        .with_state(state)
+        .with_state(state);
+    Edge {
+        router,
+        slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+    }
 }
 
-/// The outermost step: CORS, then the body read in full (see [`read_body_first`]).
-async fn edge(req: Request, next: Next) -> Response {
-    if let Some(preflight) = cors_preflight(&req) {
-        return preflight;
+/// The outermost service, once per request and not per route: path normalisation, the CORS
+/// preflight, a slot among [`MAX_IN_FLIGHT`], the body read in full (see [`read_body_first`]),
+/// CORS headers for cross-origin callers, and the last-resort panic catcher. Written as a plain
+/// service rather than axum middleware: each `from_fn` layer boxes and clones the route below it
+/// on every request, which measurably cost throughput (bench/README.md).
+#[derive(Clone)]
+pub struct Edge {
+    router: Router,
+    slots: Arc<Semaphore>,
+}
+
+impl Service<Request> for Edge {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = CatchPanic;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
     }
-    // Only browsers read CORS headers, and a browser's cross-origin request carries `Origin`.
-    let cross_origin = req.headers().contains_key(header::ORIGIN);
-    let mut r = read_body_first(req, next).await;
-    if cross_origin {
-        let h = r.headers_mut();
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("*"),
-        );
+
+    fn call(&mut self, req: Request) -> CatchPanic {
+        let router = self.router.clone();
+        let slots = Arc::clone(&self.slots);
+        CatchPanic(Box::pin(async move {
+            let req = normalize_path(req);
+            if let Some(preflight) = cors_preflight(&req) {
+                return preflight;
+            }
+            let _slot = match Arc::clone(&slots).try_acquire_owned() {
+                Ok(slot) => Some(slot),
+                Err(_) => slots.acquire_owned().await.ok(),
+            };
+            // Only browsers read CORS headers, and a browser's cross-origin request carries `Origin`.
+            let cross_origin = req.headers().contains_key(header::ORIGIN);
+            let mut r = read_body_first(req, router).await;
+            if cross_origin {
+                let h = r.headers_mut();
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                    HeaderValue::from_static("*"),
+                );
+                h.insert(
+                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                    HeaderValue::from_static("*"),
+                );
+            }
+            r
+        }))
     }
-    r
+}
+
+/// A response future that turns a panic while it runs into a logged 500 in MassPay's shape.
+pub struct CatchPanic(Pin<Box<dyn Future<Output = Response> + Send>>);
+
+impl Future for CatchPanic {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => Poll::Ready(Ok(panic_response(panic))),
+        }
+    }
 }
 
 /// Reads a request's whole body (up to the upload limit) before anything answers. An answer
 /// given without reading the body (401, 404, a GET with a body) would otherwise make hyper drop
 /// the keep-alive connection under the client's next request. A body over the limit is a 413
 /// that closes the connection.
-async fn read_body_first(req: Request, next: Next) -> Response {
+async fn read_body_first(req: Request, router: Router) -> Response {
     let has_body = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -200,15 +278,17 @@ async fn read_body_first(req: Request, next: Next) -> Response {
         .is_some_and(|v| v.trim() != "0")
         || req.headers().contains_key(header::TRANSFER_ENCODING);
     if !has_body {
-        return next.run(req).await;
+        return answer(router, req).await;
     }
     let (parts, body) = req.into_parts();
     let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, UPLOAD_LIMIT));
     let error = match read.await {
         Ok(Ok(bytes)) => {
-            return next
-                .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-                .await
+            return answer(
+                router,
+                Request::from_parts(parts, axum::body::Body::from(bytes)),
+            )
+            .await
         }
         Ok(Err(_)) => ApiError::PayloadTooLarge,
         Err(_) => ApiError::RequestTimeout,
@@ -217,6 +297,17 @@ async fn read_body_first(req: Request, next: Next) -> Response {
     r.headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
     r
+}
+
+/// Runs `req` through `service` (the router, a route) to its response.
+async fn answer<S>(service: S, req: Request) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    match service.oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
 }
 
 /// Permissive CORS for browser clients. Only a real preflight (`OPTIONS` with
@@ -303,14 +394,75 @@ pub fn normalize_path(mut req: Request) -> Request {
     req
 }
 
-/// The way of every MassPay request, each step in its own module: auth (API key → tenant) →
-/// journal → idempotency (replay or reserve) → scenarios (faults, latency, effects) → handler.
-/// One middleware rather than four keeps the per-request cost of the layering low.
-async fn masspay_pipeline(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let tenant = match resolve_tenant(&state, &req) {
-        Ok(t) => t,
-        Err(e) => return e.into_response(),
-    };
+/// The per-route layer: auth (API key → tenant) for admin routes; for MassPay routes the whole
+/// way of a request, each step in its own module: auth → journal → idempotency (replay or
+/// reserve) → scenarios (faults, latency, effects) → handler. Idempotency reserves the key
+/// before a scenario's latency or fault, so a retry arriving meanwhile gets a 409, and an
+/// injected fault (never a 2xx) is never stored.
+#[derive(Clone)]
+struct PipelineLayer {
+    state: AppState,
+    masspay: bool,
+}
+
+impl<S> Layer<S> for PipelineLayer {
+    type Service = Pipeline<S>;
+
+    fn layer(&self, inner: S) -> Pipeline<S> {
+        Pipeline {
+            state: self.state.clone(),
+            masspay: self.masspay,
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Pipeline<S> {
+    state: AppState,
+    masspay: bool,
+    inner: S,
+}
+
+type BoxResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S> Service<Request> for Pipeline<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxResponse;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> BoxResponse {
+        let tenant = match resolve_tenant(&self.state, &req) {
+            Ok(t) => t,
+            Err(e) => return Box::pin(std::future::ready(Ok(e.into_response()))),
+        };
+        if !self.masspay {
+            req.extensions_mut().insert(tenant);
+            return Box::pin(self.inner.call(req));
+        }
+        let state = self.state.clone();
+        let inner = self.inner.clone();
+        Box::pin(async move { Ok(masspay_pipeline(state, tenant, req, inner).await) })
+    }
+}
+
+async fn masspay_pipeline<S>(
+    state: AppState,
+    tenant: Arc<Tenant>,
+    mut req: Request,
+    inner: S,
+) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
     let method = req.method().clone();
     // Routes carry their full paths (no nesting), so this is the path as sent.
     let path: Box<str> = req.uri().path().into();
@@ -322,7 +474,7 @@ async fn masspay_pipeline(State(state): State<AppState>, mut req: Request, next:
     req.extensions_mut().insert(Arc::clone(&tenant));
     let response = idempotency_layer::run(req, |req| async {
         match scenario_layer::resolve(&state, req).await {
-            Ok(req) => next.run(req).await,
+            Ok(req) => answer(inner, req).await,
             Err(answer) => answer,
         }
     })
@@ -337,19 +489,7 @@ async fn masspay_pipeline(State(state): State<AppState>, mut req: Request, next:
     response
 }
 
-/// Reads the API key from `Authorization` (`Bearer KEY`, any case, or the raw key the SDKs send)
-/// and puts the caller's tenant in the request.
-async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    match resolve_tenant(&state, &req) {
-        Ok(tenant) => {
-            req.extensions_mut().insert(tenant);
-            next.run(req).await
-        }
-        Err(e) => e.into_response(),
-    }
-}
-
-fn resolve_tenant(state: &AppState, req: &Request) -> Result<Arc<crate::state::Tenant>, ApiError> {
+fn resolve_tenant(state: &AppState, req: &Request) -> Result<Arc<Tenant>, ApiError> {
     let key = req
         .headers()
         .get(header::AUTHORIZATION)

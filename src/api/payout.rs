@@ -59,7 +59,7 @@ async fn initiate(
     State(app): State<AppState>,
     TenantCtx(tenant): TenantCtx,
     effects: Option<Extension<Effects>>,
-    Extension(version): Extension<ApiVersion>,
+    version: ApiVersion,
     Path(user_token): Path<String>,
     Query(q): Query<InitiateQuery>,
     Json(mut body): Json<PayoutTxnBody>,

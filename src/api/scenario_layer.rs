@@ -136,7 +136,7 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
     }
     // A 1.0.0 initiate with auto_commit is a commit too: its magic amount acts now.
     let auto_commit = carries_payout_body
-        && parts.extensions.get::<super::ApiVersion>() == Some(&super::ApiVersion::V1)
+        && super::ApiVersion::of_path(parts.uri.path()) == super::ApiVersion::V1
         && body_value
             .as_ref()
             .and_then(|v| v.get("auto_commit"))

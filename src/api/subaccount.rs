@@ -23,7 +23,7 @@ pub fn router(p: &str) -> Router<AppState> {
         )
         .route(
             &[p, "/subaccount/{subaccount_token}/ubo/{ubo_token}/id"].concat(),
-            post(upload_ubo_id).layer(axum::extract::DefaultBodyLimit::max(super::UPLOAD_LIMIT)),
+            post(upload_ubo_id),
         )
 }
 
@@ -148,7 +148,7 @@ pub struct Uploaded {
 async fn upload_ubo_id(
     TenantCtx(tenant): TenantCtx,
     Path((subaccount, ubo)): Path<(String, String)>,
-    OptionalJson(items): OptionalJson<Vec<super::user::IdUpload>>,
+    OptionalJson(items): OptionalJson<Vec<super::user::IdUpload>, { super::UPLOAD_LIMIT }>,
 ) -> ApiResult<Response> {
     let sub = token::parse(&subaccount, SUBACCOUNT)
         .filter(|s| tenant.subaccount_exists(*s))

@@ -2,7 +2,7 @@
 
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -65,7 +65,7 @@ pub struct TaxYearUserResp<'a> {
 /// the threshold; the year defaults to the one before the tenant clock's.
 async fn tax_users(
     TenantCtx(tenant): TenantCtx,
-    Extension(version): Extension<ApiVersion>,
+    version: ApiVersion,
     Query(q): Query<TaxQuery>,
 ) -> ApiResult<Response> {
     use chrono::Datelike;
@@ -137,10 +137,7 @@ async fn tax_users(
                 email: &p.email,
                 mobile_number: p.mobile_number.as_deref(),
                 business_name: p.business_name.as_deref(),
-                date_of_birth: p
-                    .date_of_birth
-                    .map(|d| d.format("%Y-%m-%d").to_string())
-                    .unwrap_or_default(),
+                date_of_birth: p.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
                 balance: total.into(),
             }
         })

@@ -101,10 +101,7 @@ pub fn kyc_router(p: &str) -> Router<AppState> {
             get(au10tix),
         )
         .route(&[p, "/user/{user_token}/kyc/veriff"].concat(), get(veriff))
-        .route(
-            &[p, "/user/{user_token}/kyc/id"].concat(),
-            post(upload_id).layer(axum::extract::DefaultBodyLimit::max(super::UPLOAD_LIMIT)),
-        )
+        .route(&[p, "/user/{user_token}/kyc/id"].concat(), post(upload_id))
 }
 
 /// API 1.0.0 only: the user's KYC sessions.
@@ -204,7 +201,10 @@ pub struct UploadResult {
 async fn upload_id(
     TenantCtx(tenant): TenantCtx,
     Path(user_token): Path<String>,
-    super::extract::OptionalJson(items): super::extract::OptionalJson<Vec<IdUpload>>,
+    super::extract::OptionalJson(items): super::extract::OptionalJson<
+        Vec<IdUpload>,
+        { super::UPLOAD_LIMIT },
+    >,
 ) -> ApiResult<Response> {
     let user = user_id(&tenant, &user_token)?;
     check_id_uploads(&items)?;

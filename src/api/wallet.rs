@@ -3,7 +3,7 @@
 
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
 use serde::{Deserialize, Serialize};
 
 use super::extract::{OptionalJson, Path, Query, TenantCtx};
@@ -121,7 +121,7 @@ fn rule_view(tenant: &Tenant, r: &AutopayRule, version: ApiVersion) -> AutopayRe
 
 async fn rules(
     TenantCtx(tenant): TenantCtx,
-    Extension(version): Extension<ApiVersion>,
+    version: ApiVersion,
     Path((user_token, wallet_token)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let user = super::user::user_id(&tenant, &user_token)?;
@@ -135,7 +135,7 @@ async fn rules(
 
 async fn add_rule(
     TenantCtx(tenant): TenantCtx,
-    Extension(version): Extension<ApiVersion>,
+    version: ApiVersion,
     Path((user_token, wallet_token)): Path<(String, String)>,
     OptionalJson(body): OptionalJson<AutopayRuleBody>,
 ) -> ApiResult<Response> {
@@ -195,7 +195,7 @@ fn card_view(w: &Wallet, version: ApiVersion) -> ApiResult<CardInfo> {
             ApiVersion::V1 => CardNumber::Text(c.number.to_string()),
         },
         cvv: c.cvv.clone(),
-        expiration_date: c.expiration.format("%Y-%m-%d").to_string(),
+        expiration_date: c.expiration.to_string(),
         pin_number: c.pin.clone(),
         balance: w.balance.into(),
         network: "VISA",
@@ -205,7 +205,7 @@ fn card_view(w: &Wallet, version: ApiVersion) -> ApiResult<CardInfo> {
 
 async fn card(
     TenantCtx(tenant): TenantCtx,
-    Extension(version): Extension<ApiVersion>,
+    version: ApiVersion,
     Path((user_token, wallet_token)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let user = super::user::user_id(&tenant, &user_token)?;
@@ -225,7 +225,7 @@ pub struct CardQuery {
 
 async fn update_card(
     TenantCtx(tenant): TenantCtx,
-    Extension(version): Extension<ApiVersion>,
+    version: ApiVersion,
     Path((user_token, wallet_token)): Path<(String, String)>,
     Query(q): Query<CardQuery>,
 ) -> ApiResult<Response> {

@@ -184,9 +184,7 @@ fn user_value(u: &User, field: &str) -> Option<Value> {
         "language" => Some(Value::String(p.language.clone())),
         "mobile_number" => s(&p.mobile_number),
         "business_name" => s(&p.business_name),
-        "date_of_birth" => p
-            .date_of_birth
-            .map(|d| Value::String(d.format("%Y-%m-%d").to_string())),
+        "date_of_birth" => p.date_of_birth.map(|d| Value::String(d.to_string())),
         "status" => Some(Value::String(u.status.as_str().to_string())),
         _ => None,
     }

@@ -1,13 +1,14 @@
 //! The store of tenants. Every distinct API key is its own sandbox, seeded from the fixtures on
 //! first use. Tenants live in a sharded map, so requests of different keys never wait on one lock.
 
+pub mod hash;
 pub mod journal;
 mod tenant;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use dashmap::DashMap;
+use hash::FastMap;
 
 pub use tenant::wallets as tenant_wallets;
 pub use tenant::{AttrKey, InitiateOutcome, PayoutRequest, Tenant};
@@ -21,9 +22,9 @@ pub struct Store {
     seed: Option<u64>,
     /// `Some`: only these keys are accepted (`--api-key`); `None`: any non-empty key.
     allowed_keys: Option<HashSet<String>>,
-    tenants: DashMap<Box<str>, Arc<Tenant>>,
+    tenants: FastMap<Box<str>, Arc<Tenant>>,
     /// API keys handed out at run time (sub-accounts), accepted even with `--api-key`.
-    issued_keys: DashMap<Box<str>, ()>,
+    issued_keys: FastMap<Box<str>, ()>,
     webhooks: Arc<crate::webhook::Hub>,
 }
 
@@ -40,8 +41,8 @@ impl Store {
             origin,
             seed,
             allowed_keys,
-            tenants: DashMap::new(),
-            issued_keys: DashMap::new(),
+            tenants: FastMap::default(),
+            issued_keys: FastMap::default(),
             webhooks,
         }
     }

@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, RwLock};
 
+use super::hash::FastMap;
 use dashmap::mapref::entry::Entry;
-use dashmap::DashMap;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -35,6 +35,8 @@ struct UserRecord {
     user: User,
     payouts: Vec<Uuid>,
     wallets: Vec<Uuid>,
+    /// Whether the default wallets are open yet (see `open_default_wallets`).
+    default_wallets_open: bool,
     loads: Vec<Uuid>,
     spendbacks: Vec<Uuid>,
 }
@@ -44,27 +46,27 @@ pub struct Tenant {
     pub catalog: Arc<Catalog>,
     pub clock: TenantClock,
     tokens: TokenSource,
-    users: DashMap<Uuid, UserRecord>,
-    emails: DashMap<String, Uuid>,
-    payouts: DashMap<Uuid, Payout>,
-    transfer_ids: DashMap<Box<str>, Uuid>,
+    users: FastMap<Uuid, UserRecord>,
+    emails: FastMap<String, Uuid>,
+    payouts: FastMap<Uuid, Payout>,
+    transfer_ids: FastMap<Box<str>, Uuid>,
     /// One balance per funding account, in the catalog's order.
     balances: Vec<RwLock<Decimal>>,
-    attributes: DashMap<AttrKey, AttrSet>,
+    attributes: FastMap<AttrKey, AttrSet>,
     /// Requirements added on top of the catalog's (by the `additional_attributes` scenario or
     /// its magic amount); they stay once added.
-    extra_requirements: DashMap<AttrKey, Vec<usize>>,
+    extra_requirements: FastMap<AttrKey, Vec<usize>>,
     pub journal: Journal,
     /// Creation order of payouts, loads and spend-backs.
     seq: std::sync::atomic::AtomicU64,
-    wallets: DashMap<Uuid, Wallet>,
-    loads: DashMap<Uuid, Load>,
-    spendbacks: DashMap<Uuid, SpendBack>,
-    load_ids: DashMap<Box<str>, Uuid>,
-    spendback_ids: DashMap<Box<str>, Uuid>,
-    kyc: DashMap<Uuid, Vec<KycSession>>,
+    wallets: FastMap<Uuid, Wallet>,
+    loads: FastMap<Uuid, Load>,
+    spendbacks: FastMap<Uuid, SpendBack>,
+    load_ids: FastMap<Box<str>, Uuid>,
+    spendback_ids: FastMap<Box<str>, Uuid>,
+    kyc: FastMap<Uuid, Vec<KycSession>>,
     /// Sub-accounts and their beneficial owners.
-    subaccounts: DashMap<Uuid, Vec<Uuid>>,
+    subaccounts: FastMap<Uuid, Vec<Uuid>>,
     pub webhooks: Arc<TenantWebhooks>,
     /// When a stored payout changes status by itself (quote expiry, settlement), by time.
     deadlines: Mutex<BTreeSet<(Millis, Uuid)>>,
@@ -72,7 +74,7 @@ pub struct Tenant {
     load_deadlines: Mutex<BTreeSet<(Millis, Uuid)>>,
     pub idempotency: crate::idempotency::IdempotencyStore,
     /// How many calls matched each (scenario, rule) so far, for `nth`/`first` conditions.
-    scenario_calls: DashMap<(String, usize), u64>,
+    scenario_calls: FastMap<(String, usize), u64>,
     /// Scenarios activated for this tenant (`PUT /_sandbox/scenario`), until reset or DELETE.
     pub scenarios: RwLock<Vec<String>>,
 }
@@ -103,27 +105,27 @@ impl Tenant {
             key: key.into(),
             clock: TenantClock::new(origin),
             tokens: TokenSource::new(seed, key),
-            users: DashMap::new(),
-            emails: DashMap::new(),
-            payouts: DashMap::new(),
-            transfer_ids: DashMap::new(),
+            users: FastMap::default(),
+            emails: FastMap::default(),
+            payouts: FastMap::default(),
+            transfer_ids: FastMap::default(),
             balances,
-            attributes: DashMap::new(),
-            extra_requirements: DashMap::new(),
+            attributes: FastMap::default(),
+            extra_requirements: FastMap::default(),
             journal: Journal::default(),
             seq: std::sync::atomic::AtomicU64::new(0),
-            wallets: DashMap::new(),
-            loads: DashMap::new(),
-            spendbacks: DashMap::new(),
-            load_ids: DashMap::new(),
-            spendback_ids: DashMap::new(),
-            kyc: DashMap::new(),
-            subaccounts: DashMap::new(),
+            wallets: FastMap::default(),
+            loads: FastMap::default(),
+            spendbacks: FastMap::default(),
+            load_ids: FastMap::default(),
+            spendback_ids: FastMap::default(),
+            kyc: FastMap::default(),
+            subaccounts: FastMap::default(),
             webhooks,
             deadlines: Mutex::new(BTreeSet::new()),
             load_deadlines: Mutex::new(BTreeSet::new()),
             idempotency: Default::default(),
-            scenario_calls: DashMap::new(),
+            scenario_calls: FastMap::default(),
             scenarios: RwLock::new(Vec::new()),
             catalog,
         }
@@ -210,14 +212,14 @@ impl Tenant {
             timezone,
             profile,
         };
-        let mut record = UserRecord {
+        let record = UserRecord {
             user: user.clone(),
             payouts: Vec::new(),
             wallets: Vec::new(),
+            default_wallets_open: false,
             loads: Vec::new(),
             spendbacks: Vec::new(),
         };
-        self.open_default_wallets(id, &mut record);
         self.users.insert(id, record);
         Ok(user)
     }

@@ -177,8 +177,16 @@ struct SpendBackEvent<'a> {
 
 impl Tenant {
     /// Every new user gets a USD wallet for funds and a USD MassPay card wallet.
-    pub(super) fn open_default_wallets(&self, user: Uuid, record: &mut UserRecord) {
-        let now = self.now();
+    /// Opens a user's default wallets (USD funds and a MassPay card wallet) the first time
+    /// anything asks for the user's wallets, dated as the user. Creating a user stays cheap (no
+    /// wallets, card or tokens for users who never touch one), and what a client sees is the same
+    /// as if they had been opened with the user.
+    fn open_default_wallets(&self, user: Uuid, record: &mut UserRecord) {
+        if record.default_wallets_open {
+            return;
+        }
+        record.default_wallets_open = true;
+        let now = record.user.created_on;
         for kind in [WalletKind::UserFunds, WalletKind::MasspayCard] {
             let id = self.tokens.next();
             let card = (kind == WalletKind::MasspayCard)
@@ -202,6 +210,11 @@ impl Tenant {
     }
 
     pub fn user_wallets(&self, user: Uuid) -> Option<Vec<Wallet>> {
+        let open = self.users.get(&user)?.default_wallets_open;
+        if !open {
+            let mut record = self.users.get_mut(&user)?;
+            self.open_default_wallets(user, &mut record);
+        }
         let ids = self.users.get(&user)?.wallets.clone();
         Some(
             ids.iter()
@@ -233,6 +246,7 @@ impl Tenant {
     /// The user's funds wallet in `currency`, opened on first use.
     fn funds_wallet(&self, user: Uuid, currency: &str) -> Option<Uuid> {
         let mut record = self.users.get_mut(&user)?;
+        self.open_default_wallets(user, &mut record);
         for id in &record.wallets {
             if let Some(w) = self.wallets.get(id) {
                 if w.kind == WalletKind::UserFunds && &*w.currency == currency {
