@@ -74,7 +74,7 @@ async fn state(TenantCtx(tenant): TenantCtx) -> Response {
     let payouts = tenant.all_payouts();
     let balances = tenant.balances();
     let dump = StateDump {
-        users: users.iter().map(StoredUser::from).collect(),
+        users: users.iter().map(|u| StoredUser::from(u)).collect(),
         attributes: sets
             .iter()
             .map(|((user, payer, ci), set)| {

@@ -176,7 +176,7 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
         operation,
         path: &path,
         body: body_value.as_ref(),
-        user: user_record.as_ref(),
+        user: user_record.as_deref(),
         amount,
     };
     let mut effects = matching::evaluate(&active, &facts, |scenario, rule| {

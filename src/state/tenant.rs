@@ -32,7 +32,8 @@ pub mod wallets;
 pub type AttrKey = (Uuid, u32, u16);
 
 struct UserRecord {
-    user: User,
+    /// Shared with the answers that return it: handing a user out costs a reference count.
+    user: Arc<User>,
     payouts: Vec<Uuid>,
     wallets: Vec<Uuid>,
     /// Whether the default wallets are open yet (see `open_default_wallets`).
@@ -187,7 +188,7 @@ impl Tenant {
 
     // ----- users ----------------------------------------------------------------------------
 
-    pub fn create_user(&self, profile: UserProfile) -> ApiResult<User> {
+    pub fn create_user(&self, profile: UserProfile) -> ApiResult<Arc<User>> {
         let id = self.tokens.next();
         match self.emails.entry(profile.email_key()) {
             Entry::Occupied(_) => {
@@ -205,15 +206,15 @@ impl Tenant {
             &profile.country,
             profile.state_province.as_deref(),
         );
-        let user = User {
+        let user = Arc::new(User {
             id,
             status: UserStatus::Active,
             created_on: self.now(),
             timezone,
             profile,
-        };
+        });
         let record = UserRecord {
-            user: user.clone(),
+            user: Arc::clone(&user),
             payouts: Vec::new(),
             wallets: Vec::new(),
             default_wallets_open: false,
@@ -224,7 +225,7 @@ impl Tenant {
         Ok(user)
     }
 
-    pub fn user(&self, id: Uuid) -> Option<User> {
+    pub fn user(&self, id: Uuid) -> Option<Arc<User>> {
         self.users.get(&id).map(|r| r.user.clone())
     }
 
@@ -232,8 +233,8 @@ impl Tenant {
         self.users.contains_key(&id)
     }
 
-    pub fn users(&self) -> Vec<User> {
-        let mut all: Vec<User> = self.users.iter().map(|r| r.user.clone()).collect();
+    pub fn users(&self) -> Vec<Arc<User>> {
+        let mut all: Vec<Arc<User>> = self.users.iter().map(|r| Arc::clone(&r.user)).collect();
         all.sort_by_key(|u| (u.created_on, u.id));
         all
     }
@@ -243,7 +244,7 @@ impl Tenant {
         id: Uuid,
         profile: UserProfile,
         status: UserStatus,
-    ) -> ApiResult<User> {
+    ) -> ApiResult<Arc<User>> {
         let mut record = self.users.get_mut(&id).ok_or_else(|| {
             ApiError::not_found(format!("user {}", token::format(token::USER, id)))
         })?;
@@ -263,14 +264,15 @@ impl Tenant {
             }
             self.emails.remove(&old_key);
         }
-        record.user.timezone = crate::domain::user::derive_timezone(
+        let user = Arc::make_mut(&mut record.user);
+        user.timezone = crate::domain::user::derive_timezone(
             &self.catalog,
             &profile.country,
             profile.state_province.as_deref(),
         );
-        record.user.profile = profile;
-        record.user.status = status;
-        Ok(record.user.clone())
+        user.profile = profile;
+        user.status = status;
+        Ok(Arc::clone(&record.user))
     }
 
     /// Finds a user by internal id and/or e-mail and first name; every criterion given must match.
@@ -279,7 +281,7 @@ impl Tenant {
         email: Option<&str>,
         first_name: Option<&str>,
         internal_user_id: Option<&str>,
-    ) -> Option<User> {
+    ) -> Option<Arc<User>> {
         let matches = |u: &User| {
             email.is_none_or(|e| u.profile.email.trim().eq_ignore_ascii_case(e.trim()))
                 && first_name
@@ -290,11 +292,11 @@ impl Tenant {
             let id = *self.emails.get(&e.trim().to_lowercase())?;
             return self.user(id).filter(|u| matches(u));
         }
-        let mut found: Vec<User> = self
+        let mut found: Vec<Arc<User>> = self
             .users
             .iter()
             .filter(|r| matches(&r.user))
-            .map(|r| r.user.clone())
+            .map(|r| Arc::clone(&r.user))
             .collect();
         found.sort_by_key(|u| (u.created_on, u.id));
         found.into_iter().next()
