@@ -213,57 +213,114 @@ pub struct Edge {
 impl Service<Request> for Edge {
     type Response = Response;
     type Error = Infallible;
-    type Future = CatchPanic;
+    type Future = EdgeFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request) -> CatchPanic {
-        let router = self.router.clone();
-        let slots = Arc::clone(&self.slots);
-        CatchPanic(Box::pin(async move {
-            let req = normalize_path(req);
-            if let Some(preflight) = cors_preflight(&req) {
-                return preflight;
+    fn call(&mut self, req: Request) -> EdgeFuture {
+        let req = normalize_path(req);
+        if let Some(preflight) = cors_preflight(&req) {
+            return EdgeFuture::ready(preflight);
+        }
+        // Only browsers read CORS headers, and a browser's cross-origin request carries `Origin`.
+        let cross_origin = req.headers().contains_key(header::ORIGIN);
+        let slot = Arc::clone(&self.slots).try_acquire_owned().ok();
+        let inner = match slot {
+            // The common case: a free slot and no body to read first. Routing happens here and
+            // the route's own future is polled directly (no extra boxed future to fill).
+            Some(_) if !has_body(&req) => {
+                let router = &mut self.router;
+                match std::panic::catch_unwind(AssertUnwindSafe(|| router.call(req))) {
+                    Ok(route) => EdgeInner::Route(route),
+                    Err(panic) => EdgeInner::Ready(Some(panic_response(panic))),
+                }
             }
-            let _slot = match Arc::clone(&slots).try_acquire_owned() {
-                Ok(slot) => Some(slot),
-                Err(_) => slots.acquire_owned().await.ok(),
-            };
-            // Only browsers read CORS headers, and a browser's cross-origin request carries `Origin`.
-            let cross_origin = req.headers().contains_key(header::ORIGIN);
-            let mut r = read_body_first(req, router).await;
-            if cross_origin {
-                let h = r.headers_mut();
-                h.insert(
-                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                    HeaderValue::from_static("*"),
-                );
-                h.insert(
-                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                    HeaderValue::from_static("*"),
-                );
+            Some(_) => EdgeInner::Boxed(Box::pin(read_body_first(req, self.router.clone()))),
+            None => {
+                let (slots, router) = (Arc::clone(&self.slots), self.router.clone());
+                EdgeInner::Boxed(Box::pin(async move {
+                    let _slot = slots.acquire_owned().await;
+                    read_body_first(req, router).await
+                }))
             }
-            r
-        }))
+        };
+        EdgeFuture {
+            inner,
+            cross_origin,
+            _slot: slot,
+        }
     }
 }
 
-/// A response future that turns a panic while it runs into a logged 500 in MassPay's shape.
-pub struct CatchPanic(Pin<Box<dyn Future<Output = Response> + Send>>);
+/// The answer of [`Edge`]: the route's future (or the body read and then the route), with a
+/// panic while it runs turned into a logged 500 in MassPay's shape, and the CORS headers added.
+/// Holds the request's slot until the answer is ready.
+pub struct EdgeFuture {
+    inner: EdgeInner,
+    cross_origin: bool,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+}
 
-impl Future for CatchPanic {
+enum EdgeInner {
+    Ready(Option<Response>),
+    Route(axum::routing::future::RouteFuture<Infallible>),
+    Boxed(Pin<Box<dyn Future<Output = Response> + Send>>),
+}
+
+impl EdgeFuture {
+    fn ready(r: Response) -> Self {
+        EdgeFuture {
+            inner: EdgeInner::Ready(Some(r)),
+            cross_origin: false,
+            _slot: None,
+        }
+    }
+}
+
+impl Future for EdgeFuture {
     type Output = Result<Response, Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.0.as_mut();
-        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(panic) => Poll::Ready(Ok(panic_response(panic))),
+        let this = &mut *self;
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| match &mut this.inner {
+            EdgeInner::Ready(r) => Poll::Ready(r.take().unwrap_or_else(|| {
+                ApiError::Internal("a response was polled twice".into()).into_response()
+            })),
+            EdgeInner::Route(f) => Pin::new(f).poll(cx).map(|r| match r {
+                Ok(r) => r,
+                Err(never) => match never {},
+            }),
+            EdgeInner::Boxed(f) => f.as_mut().poll(cx),
+        }));
+        let mut r = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(r)) => r,
+            Err(panic) => panic_response(panic),
+        };
+        if this.cross_origin {
+            let h = r.headers_mut();
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("*"),
+            );
         }
+        Poll::Ready(Ok(r))
     }
+}
+
+/// Whether a request announces a body (a length other than 0, or chunked).
+fn has_body(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() != "0")
+        || req.headers().contains_key(header::TRANSFER_ENCODING)
 }
 
 /// Reads a request's whole body (up to the upload limit) before anything answers. An answer
@@ -271,13 +328,7 @@ impl Future for CatchPanic {
 /// the keep-alive connection under the client's next request. A body over the limit is a 413
 /// that closes the connection.
 async fn read_body_first(req: Request, router: Router) -> Response {
-    let has_body = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim() != "0")
-        || req.headers().contains_key(header::TRANSFER_ENCODING);
-    if !has_body {
+    if !has_body(&req) {
         return answer(router, req).await;
     }
     let (parts, body) = req.into_parts();
@@ -472,13 +523,19 @@ where
         .and_then(|v| v.to_str().ok())
         .map(Box::<str>::from);
     req.extensions_mut().insert(Arc::clone(&tenant));
-    let response = idempotency_layer::run(req, |req| async {
-        match scenario_layer::resolve(&state, req).await {
-            Ok(req) => answer(inner, req).await,
-            Err(answer) => answer,
-        }
-    })
-    .await;
+    let response =
+        if idempotency_layer::applies(&req) || scenario_layer::may_apply(&state, &tenant, &req) {
+            // Boxed: the full way is a large future, and most requests never take it.
+            Box::pin(idempotency_layer::run(req, |req| async {
+                match scenario_layer::resolve(&state, req).await {
+                    Ok(req) => answer(inner, req).await,
+                    Err(answer) => answer,
+                }
+            }))
+            .await
+        } else {
+            answer(inner, req).await
+        };
     tenant.journal.record(crate::state::journal::JournalEntry {
         method,
         path,

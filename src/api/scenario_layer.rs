@@ -30,16 +30,43 @@ pub fn transfer_id_scenarios(ctid: &str) -> Option<impl Iterator<Item = &str>> {
 
 /// Resolves the request's scenarios: `Ok(request)` to go on (with the effects for the handler in
 /// its extensions), or `Err(answer)` — an injected fault or a 400 for an unknown name.
+/// The MassPay operation a routed request calls (by its SDK operation id).
+fn operation_of(
+    method: &axum::http::Method,
+    extensions: &axum::http::Extensions,
+) -> Option<&'static str> {
+    extensions
+        .get::<MatchedPath>()
+        .and_then(|m| operation::identify(method, m.as_str()))
+}
+
+/// Operations that can carry a payout's own scenarios (client_transfer_id, magic amount).
+fn about_a_payout(operation: &str) -> bool {
+    matches!(
+        operation,
+        "initiatePayout"
+            | "commitPayoutTxn"
+            | "getPayoutStatus"
+            | "getTransactionConfirmationDetails"
+    )
+}
+
+/// Whether any scenario could apply to this request: one is named anywhere (flag, header,
+/// tenant), or the operation is about a payout. When not, [`resolve`] would hand the request
+/// through unchanged, and the pipeline skips it (the common case costs nothing).
+pub fn may_apply(state: &AppState, tenant: &Tenant, req: &Request) -> bool {
+    !state.global_scenarios.is_empty()
+        || req.headers().contains_key(SCENARIO_HEADER)
+        || tenant.has_active_scenarios()
+        || operation_of(req.method(), req.extensions()).is_some_and(about_a_payout)
+}
+
 pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response> {
     let (mut parts, body) = req.into_parts();
     let Some(tenant) = parts.extensions.get::<Arc<Tenant>>().cloned() else {
         return Ok(Request::from_parts(parts, body));
     };
-    let operation = parts
-        .extensions
-        .get::<MatchedPath>()
-        .and_then(|m| operation::identify(&parts.method, m.as_str()));
-    let Some(operation) = operation else {
+    let Some(operation) = operation_of(&parts.method, &parts.extensions) else {
         return Ok(Request::from_parts(parts, body));
     };
 
@@ -65,14 +92,7 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
 
     // The common case costs nothing more: no scenario named anywhere, and an operation that
     // cannot carry a payout's own scenarios (client_transfer_id, magic amount).
-    let about_a_payout = matches!(
-        operation,
-        "initiatePayout"
-            | "commitPayoutTxn"
-            | "getPayoutStatus"
-            | "getTransactionConfirmationDetails"
-    );
-    if names.is_empty() && !about_a_payout {
+    if names.is_empty() && !about_a_payout(operation) {
         return Ok(Request::from_parts(parts, body));
     }
 

@@ -49,9 +49,25 @@ impl Serialize for Amount {
         if write!(buf, "{}", self.0.normalize()).is_err() {
             return Err(serde::ser::Error::custom("amount too long"));
         }
-        let raw: &RawValue =
-            serde_json::from_str(buf.as_str()).map_err(serde::ser::Error::custom)?;
-        raw.serialize(serializer)
+        RawNumber(buf.as_str()).serialize(serializer)
+    }
+}
+
+/// A JSON number's text written as is. This is how `serde_json::value::RawValue` serialises
+/// itself (a one-field struct under serde_json's raw-value token, which serde_json's serializer
+/// writes verbatim); going through `RawValue` would re-parse the text for every amount, a
+/// measurable share of answering `GET /account/balance`. The text comes from `Decimal`'s Display,
+/// always a valid JSON number; `tests::amounts_are_bare_json_numbers` pins the wire form.
+struct RawNumber<'a>(&'a str);
+
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+impl Serialize for RawNumber<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut s = serializer.serialize_struct(RAW_VALUE_TOKEN, 1)?;
+        s.serialize_field(RAW_VALUE_TOKEN, self.0)?;
+        s.end()
     }
 }
 
@@ -183,6 +199,22 @@ mod tests {
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn amounts_are_bare_json_numbers() {
+        let amounts = [
+            Amount(dec("250000.00")),
+            Amount(dec("-0.000000000000000001")),
+            Amount(dec("1.938135")),
+            Amount(dec("79228162514264337593543950335")),
+        ];
+        assert_eq!(
+            serde_json::to_string(&amounts).unwrap(),
+            "[250000,-0.000000000000000001,1.938135,79228162514264337593543950335]"
+        );
+        let value: serde_json::Value = serde_json::to_value(Amount(dec("100.50"))).unwrap();
+        assert_eq!(value, serde_json::json!(100.5));
     }
 
     #[test]

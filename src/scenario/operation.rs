@@ -1,6 +1,9 @@
 //! MassPay operations by the official SDKs' operation ids, and the routes that serve them. A
 //! scenario rule names the operations it applies to with these ids (or `*` for all).
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use axum::http::Method;
 
 /// (operation id, method, path template without the version prefix).
@@ -141,12 +144,26 @@ pub fn is_known(name: &str) -> bool {
 pub fn identify(method: &Method, matched: &str) -> Option<&'static str> {
     let path = strip_version(matched);
     let find = |p: &str| {
-        OPERATIONS
+        by_path()
+            .get(p)?
             .iter()
-            .find(|(_, m, t)| *t == p && *m == method.as_str())
-            .map(|(id, _, _)| *id)
+            .find(|(m, _)| *m == method.as_str())
+            .map(|(_, id)| *id)
     };
     find(path).or_else(|| path.strip_prefix("/payout").and_then(find))
+}
+
+/// [`OPERATIONS`] by path template (asked on every request: a hash lookup, not a scan).
+fn by_path() -> &'static HashMap<&'static str, Vec<(&'static str, &'static str)>> {
+    static INDEX: OnceLock<HashMap<&'static str, Vec<(&'static str, &'static str)>>> =
+        OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
+        for (id, method, template) in OPERATIONS {
+            index.entry(template).or_default().push((method, id));
+        }
+        index
+    })
 }
 
 fn strip_version(path: &str) -> &str {

@@ -160,6 +160,13 @@ impl Tenant {
         *self.scenarios.write().unwrap_or_else(|p| p.into_inner()) = names;
     }
 
+    pub fn has_active_scenarios(&self) -> bool {
+        self.scenarios
+            .read()
+            .map(|s| !s.is_empty())
+            .unwrap_or(false)
+    }
+
     pub fn active_scenarios(&self) -> Vec<String> {
         self.scenarios.read().map(|s| s.clone()).unwrap_or_default()
     }
