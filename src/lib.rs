@@ -112,6 +112,7 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
     });
     let hub = webhook::Hub::new(config.webhook_urls.clone(), config.webhook_secret.clone())
         .map_err(StartError::Webhook)?;
+    let balance_json = api::BalanceJson::new(&catalog);
     let store = Store::new(
         catalog,
         ClockOrigin::new(config.start_time),
@@ -120,6 +121,7 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
         Arc::new(hub),
     );
     Ok(AppState::new(api::Shared {
+        balance_json,
         store: Arc::new(store),
         scenarios: Arc::new(registry),
         global_scenarios: global.into(),

@@ -5,6 +5,7 @@
 //! (parse into domain types) → the tenant's simulation → a response model.
 
 mod account;
+pub use account::BalanceJson;
 mod attribute;
 mod catalog;
 pub mod extract;
@@ -62,6 +63,8 @@ pub struct Shared {
     pub scenarios: Arc<crate::scenario::Registry>,
     /// Scenarios active for every request (`--scenario`).
     pub global_scenarios: Arc<[Arc<crate::scenario::Scenario>]>,
+    /// `GET /account/balance`'s answer, pre-rendered around the amounts.
+    pub balance_json: BalanceJson,
 }
 
 impl AppState {
@@ -83,16 +86,19 @@ pub fn json<T: Serialize + ?Sized>(body: &T) -> Response {
     // Most answers fit in 1 KiB: one allocation instead of a string of doublings.
     let mut bytes = Vec::with_capacity(1024);
     match serde_json::to_writer(&mut bytes, body) {
-        Ok(()) => {
-            let mut r = (StatusCode::OK, bytes).into_response();
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            r
-        }
+        Ok(()) => json_bytes(bytes),
         Err(e) => ApiError::Internal(format!("response serialisation failed: {e}")).into_response(),
     }
+}
+
+/// A 200 response with this JSON text.
+pub fn json_bytes(bytes: Vec<u8>) -> Response {
+    let mut r = (StatusCode::OK, bytes).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
 }
 
 /// Which API a request came through: 0.1.x (`/v0.1.0`…`/v0.1.4`) or 1.0.0 (`/v1.0.0`). One

@@ -41,22 +41,15 @@ impl fmt::Display for Amount {
 
 impl Serialize for Amount {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // `Decimal`'s Display never uses an exponent, so the text is a valid JSON number. It is
-        // written into a stack buffer and handed to serde_json as a borrowed raw value: no heap
-        // allocation on the hot path.
-        use std::fmt::Write as _;
-        let mut buf = StackText::default();
-        if write!(buf, "{}", self.0.normalize()).is_err() {
-            return Err(serde::ser::Error::custom("amount too long"));
-        }
-        RawNumber(buf.as_str()).serialize(serializer)
+        let text = DecimalText::new(self.0);
+        RawNumber(text.as_str()).serialize(serializer)
     }
 }
 
 /// A JSON number's text written as is. This is how `serde_json::value::RawValue` serialises
 /// itself (a one-field struct under serde_json's raw-value token, which serde_json's serializer
 /// writes verbatim); going through `RawValue` would re-parse the text for every amount, a
-/// measurable share of answering `GET /account/balance`. The text comes from `Decimal`'s Display,
+/// measurable share of answering `GET /account/balance`. The text comes from [`DecimalText`],
 /// always a valid JSON number; `tests::amounts_are_bare_json_numbers` pins the wire form.
 struct RawNumber<'a>(&'a str);
 
@@ -71,36 +64,76 @@ impl Serialize for RawNumber<'_> {
     }
 }
 
-/// A small fixed buffer for a decimal's text (at most 28 digits, a sign and a point).
-struct StackText {
-    bytes: [u8; 48],
+/// A decimal's normalised text (what `d.normalize().to_string()` prints: no exponent, no
+/// trailing zeros) in a stack buffer, written digit by digit: amounts are in most answers, and
+/// the formatter machinery behind `Display` cost several times more.
+pub struct DecimalText {
+    bytes: [u8; 64],
     len: usize,
 }
 
-impl Default for StackText {
-    fn default() -> Self {
-        StackText {
-            bytes: [0; 48],
+impl DecimalText {
+    pub fn new(d: Decimal) -> Self {
+        let d = d.normalize();
+        let scale = d.scale() as usize;
+        let mantissa = d.mantissa();
+        // The digits, least significant first (a 96-bit mantissa has at most 29).
+        let mut digits = [0u8; 40];
+        let mut n = 0;
+        let mut v = mantissa.unsigned_abs();
+        if let Ok(mut small) = u64::try_from(v) {
+            loop {
+                digits[n] = b'0' + (small % 10) as u8;
+                small /= 10;
+                n += 1;
+                if small == 0 {
+                    break;
+                }
+            }
+        } else {
+            while v > 0 && n < digits.len() {
+                digits[n] = b'0' + (v % 10) as u8;
+                v /= 10;
+                n += 1;
+            }
+        }
+        let mut out = DecimalText {
+            bytes: [0; 64],
             len: 0,
+        };
+        if mantissa < 0 {
+            out.push(b'-');
+        }
+        if scale >= n {
+            out.push(b'0');
+            out.push(b'.');
+            for _ in n..scale {
+                out.push(b'0');
+            }
+            for i in (0..n).rev() {
+                out.push(digits[i]);
+            }
+        } else {
+            for i in (0..n).rev() {
+                out.push(digits[i]);
+                if i == scale && scale > 0 {
+                    out.push(b'.');
+                }
+            }
+        }
+        out
+    }
+
+    fn push(&mut self, b: u8) {
+        // At most a sign, 29 digits, a point and 28 leading zeros: 59 < 64.
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
         }
     }
-}
 
-impl StackText {
-    fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("0")
-    }
-}
-
-impl fmt::Write for StackText {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        if end > self.bytes.len() {
-            return Err(fmt::Error);
-        }
-        self.bytes[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
     }
 }
 
@@ -199,6 +232,26 @@ mod tests {
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decimal_text_is_display_of_the_normalised_value(
+            lo in proptest::num::u32::ANY,
+            mid in proptest::num::u32::ANY,
+            hi in proptest::num::u32::ANY,
+            negative in proptest::bool::ANY,
+            scale in 0u32..=28,
+            small in proptest::bool::ANY,
+        ) {
+            let d = if small {
+                Decimal::new(i64::from(lo) * if negative { -1 } else { 1 }, scale)
+            } else {
+                Decimal::from_parts(lo, mid, hi, negative, scale)
+            };
+            let text = DecimalText::new(d);
+            proptest::prop_assert_eq!(text.as_str(), d.normalize().to_string());
+        }
     }
 
     #[test]
