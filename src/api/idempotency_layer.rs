@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::idempotency::{fingerprint, Begin, Stored};
 use crate::state::Tenant;
 
-pub const HEADER: &str = "idempotency-key";
+pub const HEADER: axum::http::HeaderName = axum::http::HeaderName::from_static("idempotency-key");
 pub const REPLAYED: &str = "idempotent-replayed";
 
 /// Removes a reservation if the request never finished (an error answer, or a panic).

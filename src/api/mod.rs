@@ -486,70 +486,126 @@ type BoxResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + S
 impl<S> Service<Request> for Pipeline<S>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
+    S::Future: Send + Unpin + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxResponse;
+    type Future = PipelineFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request) -> BoxResponse {
+    fn call(&mut self, mut req: Request) -> PipelineFuture<S::Future> {
         let tenant = match resolve_tenant(&self.state, &req) {
             Ok(t) => t,
-            Err(e) => return Box::pin(std::future::ready(Ok(e.into_response()))),
+            Err(e) => return PipelineFuture::Ready(Some(e.into_response())),
         };
         if !self.masspay {
             req.extensions_mut().insert(tenant);
-            return Box::pin(self.inner.call(req));
+            return PipelineFuture::Direct {
+                inner: self.inner.call(req),
+                journal: None,
+            };
+        }
+        let journal = JournalNote::of(&req, Arc::clone(&tenant));
+        let full_way = idempotency_layer::applies(&req)
+            || scenario_layer::may_apply(&self.state, &tenant, &req);
+        req.extensions_mut().insert(tenant);
+        if !full_way {
+            // The common case: nothing to replay or inject, the handler runs directly.
+            return PipelineFuture::Direct {
+                inner: self.inner.call(req),
+                journal: Some(journal),
+            };
         }
         let state = self.state.clone();
         let inner = self.inner.clone();
-        Box::pin(async move { Ok(masspay_pipeline(state, tenant, req, inner).await) })
-    }
-}
-
-async fn masspay_pipeline<S>(
-    state: AppState,
-    tenant: Arc<Tenant>,
-    mut req: Request,
-    inner: S,
-) -> Response
-where
-    S: Service<Request, Response = Response, Error = Infallible>,
-{
-    let method = req.method().clone();
-    // Routes carry their full paths (no nesting), so this is the path as sent.
-    let path: Box<str> = req.uri().path().into();
-    let idempotency_key = req
-        .headers()
-        .get(idempotency_layer::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(Box::<str>::from);
-    req.extensions_mut().insert(Arc::clone(&tenant));
-    let response =
-        if idempotency_layer::applies(&req) || scenario_layer::may_apply(&state, &tenant, &req) {
-            // Boxed: the full way is a large future, and most requests never take it.
-            Box::pin(idempotency_layer::run(req, |req| async {
+        PipelineFuture::Boxed(Box::pin(async move {
+            let response = idempotency_layer::run(req, |req| async {
                 match scenario_layer::resolve(&state, req).await {
                     Ok(req) => answer(inner, req).await,
                     Err(answer) => answer,
                 }
-            }))
-            .await
-        } else {
-            answer(inner, req).await
-        };
-    tenant.journal.record(crate::state::journal::JournalEntry {
-        method,
-        path,
-        status: response.status().as_u16(),
-        idempotency_key,
-        at: tenant.now(),
-    });
-    response
+            })
+            .await;
+            journal.record(&response);
+            Ok(response)
+        }))
+    }
+}
+
+/// The answer of [`Pipeline`]: at once (auth refused), the handler's own future (with the
+/// journal entry written when it is ready), or the full way through idempotency and scenarios.
+pub enum PipelineFuture<F> {
+    Ready(Option<Response>),
+    Direct {
+        inner: F,
+        journal: Option<JournalNote>,
+    },
+    Boxed(BoxResponse),
+}
+
+impl<F> Future for PipelineFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut *self {
+            PipelineFuture::Ready(r) => Poll::Ready(Ok(r.take().unwrap_or_else(|| {
+                ApiError::Internal("a response was polled twice".into()).into_response()
+            }))),
+            PipelineFuture::Direct { inner, journal } => {
+                let Poll::Ready(Ok(response)) = Pin::new(inner).poll(cx) else {
+                    return Poll::Pending;
+                };
+                if let Some(j) = journal.take() {
+                    j.record(&response);
+                }
+                Poll::Ready(Ok(response))
+            }
+            PipelineFuture::Boxed(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
+/// What the request journal keeps of a MassPay request, taken before the handler runs.
+pub struct JournalNote {
+    tenant: Arc<Tenant>,
+    method: axum::http::Method,
+    path: Box<str>,
+    idempotency_key: Option<Box<str>>,
+}
+
+impl JournalNote {
+    fn of(req: &Request, tenant: Arc<Tenant>) -> Self {
+        JournalNote {
+            tenant,
+            method: req.method().clone(),
+            // Routes carry their full paths (no nesting), so this is the path as sent.
+            path: req.uri().path().into(),
+            idempotency_key: req
+                .headers()
+                .get(idempotency_layer::HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(Box::<str>::from),
+        }
+    }
+
+    fn record(self, response: &Response) {
+        let at = self.tenant.now();
+        self.tenant
+            .journal
+            .record(crate::state::journal::JournalEntry {
+                method: self.method,
+                path: self.path,
+                status: response.status().as_u16(),
+                idempotency_key: self.idempotency_key,
+                at,
+            });
+    }
 }
 
 fn resolve_tenant(state: &AppState, req: &Request) -> Result<Arc<Tenant>, ApiError> {

@@ -19,7 +19,8 @@ use crate::error::ApiError;
 use crate::scenario::{matching, operation, Effects, RequestFacts, Scenario};
 use crate::state::Tenant;
 
-pub const SCENARIO_HEADER: &str = "x-sandbox-scenario";
+pub const SCENARIO_HEADER: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("x-sandbox-scenario");
 
 /// The scenario names a `client_transfer_id` of the form `sandbox:NAME[,NAME…][#suffix]` asks for.
 pub fn transfer_id_scenarios(ctid: &str) -> Option<impl Iterator<Item = &str>> {
