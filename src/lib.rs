@@ -38,7 +38,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::ServiceExt as _;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -158,11 +157,37 @@ pub async fn serve(
             store.sweep();
         }
     });
-    let served = axum::serve(listener, api::app(state).into_make_service())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let edge = api::app(state);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = hyper::server::conn::http1::Builder::new()
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), edge.clone());
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    // Graceful stop: no new connections; requests in flight finish, idle connections close.
+    drop(listener);
+    connections.shutdown().await;
     sweeper.abort();
-    served
+    Ok(())
 }
 
 /// A sandbox running in this process on its own port; it stops when dropped.

@@ -226,6 +226,23 @@ impl Service<Request> for Edge {
     }
 
     fn call(&mut self, req: Request) -> EdgeFuture {
+        self.answer(req)
+    }
+}
+
+/// The server's connections speak to the edge directly (no tower adapter in between).
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Edge {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = EdgeFuture;
+
+    fn call(&self, req: hyper::Request<hyper::body::Incoming>) -> EdgeFuture {
+        self.answer(req.map(axum::body::Body::new))
+    }
+}
+
+impl Edge {
+    fn answer(&self, req: Request) -> EdgeFuture {
         let req = normalize_path(req);
         if let Some(preflight) = cors_preflight(&req) {
             return EdgeFuture::ready(preflight);
@@ -237,7 +254,7 @@ impl Service<Request> for Edge {
             // The common case: a free slot and no body to read first. Routing happens here and
             // the route's own future is polled directly (no extra boxed future to fill).
             Some(_) if !has_body(&req) => {
-                let router = &mut self.router;
+                let mut router = self.router.clone();
                 match std::panic::catch_unwind(AssertUnwindSafe(|| router.call(req))) {
                     Ok(route) => EdgeInner::Route(route),
                     Err(panic) => EdgeInner::Ready(Some(panic_response(panic))),
