@@ -4,7 +4,6 @@
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use crate::clock;
 use crate::domain::catalog::Catalog;
@@ -52,7 +51,7 @@ pub struct StoredUser<'a> {
     pub date_of_birth: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub metadata: Option<&'a Map<String, Value>>,
+    pub metadata: Option<&'a RawValue>,
 }
 
 impl<'a> StoredUser<'a> {
@@ -78,7 +77,7 @@ impl<'a> StoredUser<'a> {
             business_name: p.business_name.as_deref(),
             timezone: &u.timezone,
             date_of_birth: p.date_of_birth.map(|d| d.to_string()),
-            metadata: p.metadata.as_ref(),
+            metadata: p.metadata.as_deref(),
         }
     }
 }

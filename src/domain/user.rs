@@ -3,7 +3,8 @@
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::catalog::Catalog;
@@ -50,7 +51,8 @@ pub struct UserProfile {
     pub mobile_number: Option<String>,
     pub business_name: Option<String>,
     pub date_of_birth: Option<NaiveDate>,
-    pub metadata: Option<Map<String, Value>>,
+    /// The client's JSON object as sent (kept as text: a parsed map costs ~600 bytes a user).
+    pub metadata: Option<Box<RawValue>>,
     pub notify_user: bool,
 }
 
@@ -91,7 +93,7 @@ pub struct UserBody {
     pub business_name: Option<String>,
     pub date_of_birth: Option<String>,
     #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Value>,
+    pub metadata: Option<Box<RawValue>>,
     pub notify_user: Option<bool>,
     /// Read-only fields a client may echo back from a stored user; ignored.
     #[serde(default)]
@@ -200,8 +202,8 @@ pub fn parse_profile(
         },
     };
     let metadata = match body.metadata {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(m)) => Some(m),
+        None => None,
+        Some(raw) if raw.get().trim_start().starts_with('{') => Some(raw),
         Some(_) => {
             p.push("metadata must be a JSON object");
             None
