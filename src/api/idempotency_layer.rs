@@ -29,13 +29,13 @@ impl Drop for Reservation<'_> {
     }
 }
 
-/// Runs `inner` for the request unless the key says to replay (or refuse) it; stores a 2xx answer.
 /// Whether [`run`] has anything to do: a mutating request that carries an `Idempotency-Key`.
 pub fn applies(req: &Request) -> bool {
     !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
         && req.headers().contains_key(HEADER)
 }
 
+/// Runs `inner` for the request unless the key says to replay (or refuse) it; stores a 2xx answer.
 pub async fn run<F, Fut>(req: Request, inner: F) -> Response
 where
     F: FnOnce(Request) -> Fut,

@@ -257,7 +257,7 @@ impl Edge {
                 let mut router = self.router.clone();
                 match std::panic::catch_unwind(AssertUnwindSafe(|| router.call(req))) {
                     Ok(route) => EdgeInner::Route(route),
-                    Err(panic) => EdgeInner::Ready(Some(panic_response(panic))),
+                    Err(panic) => EdgeInner::Ready(std::future::ready(panic_response(panic))),
                 }
             }
             Some(_) => EdgeInner::Boxed(Box::pin(read_body_first(req, self.router.clone()))),
@@ -287,7 +287,7 @@ pub struct EdgeFuture {
 }
 
 enum EdgeInner {
-    Ready(Option<Response>),
+    Ready(std::future::Ready<Response>),
     Route(axum::routing::future::RouteFuture<Infallible>),
     Boxed(Pin<Box<dyn Future<Output = Response> + Send>>),
 }
@@ -295,7 +295,7 @@ enum EdgeInner {
 impl EdgeFuture {
     fn ready(r: Response) -> Self {
         EdgeFuture {
-            inner: EdgeInner::Ready(Some(r)),
+            inner: EdgeInner::Ready(std::future::ready(r)),
             cross_origin: false,
             _slot: None,
         }
@@ -308,9 +308,7 @@ impl Future for EdgeFuture {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let polled = std::panic::catch_unwind(AssertUnwindSafe(|| match &mut this.inner {
-            EdgeInner::Ready(r) => Poll::Ready(r.take().unwrap_or_else(|| {
-                ApiError::Internal("a response was polled twice".into()).into_response()
-            })),
+            EdgeInner::Ready(r) => Pin::new(r).poll(cx),
             EdgeInner::Route(f) => Pin::new(f).poll(cx).map(|r| match r {
                 Ok(r) => r,
                 Err(never) => match never {},
@@ -516,7 +514,7 @@ where
     fn call(&mut self, mut req: Request) -> PipelineFuture<S::Future> {
         let tenant = match resolve_tenant(&self.state, &req) {
             Ok(t) => t,
-            Err(e) => return PipelineFuture::Ready(Some(e.into_response())),
+            Err(e) => return PipelineFuture::Ready(std::future::ready(e.into_response())),
         };
         if !self.masspay {
             req.extensions_mut().insert(tenant);
@@ -555,7 +553,7 @@ where
 /// The answer of [`Pipeline`]: at once (auth refused), the handler's own future (with the
 /// journal entry written when it is ready), or the full way through idempotency and scenarios.
 pub enum PipelineFuture<F> {
-    Ready(Option<Response>),
+    Ready(std::future::Ready<Response>),
     Direct {
         inner: F,
         journal: Option<JournalNote>,
@@ -571,9 +569,7 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut *self {
-            PipelineFuture::Ready(r) => Poll::Ready(Ok(r.take().unwrap_or_else(|| {
-                ApiError::Internal("a response was polled twice".into()).into_response()
-            }))),
+            PipelineFuture::Ready(r) => Pin::new(r).poll(cx).map(Ok),
             PipelineFuture::Direct { inner, journal } => {
                 let Poll::Ready(Ok(response)) = Pin::new(inner).poll(cx) else {
                     return Poll::Pending;

@@ -29,8 +29,6 @@ pub fn transfer_id_scenarios(ctid: &str) -> Option<impl Iterator<Item = &str>> {
     Some(names.split(',').map(str::trim).filter(|n| !n.is_empty()))
 }
 
-/// Resolves the request's scenarios: `Ok(request)` to go on (with the effects for the handler in
-/// its extensions), or `Err(answer)` — an injected fault or a 400 for an unknown name.
 /// The MassPay operation a routed request calls (by its SDK operation id).
 fn operation_of(
     method: &axum::http::Method,
@@ -62,6 +60,8 @@ pub fn may_apply(state: &AppState, tenant: &Tenant, req: &Request) -> bool {
         || operation_of(req.method(), req.extensions()).is_some_and(about_a_payout)
 }
 
+/// Resolves the request's scenarios: `Ok(request)` to go on (with the effects for the handler in
+/// its extensions), or `Err(answer)` — an injected fault or a 400 for an unknown name.
 pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response> {
     let (mut parts, body) = req.into_parts();
     let Some(tenant) = parts.extensions.get::<Arc<Tenant>>().cloned() else {

@@ -35,7 +35,7 @@ impl From<Decimal> for Amount {
 
 impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.normalize())
+        f.write_str(DecimalText::new(self.0).as_str())
     }
 }
 

@@ -176,7 +176,6 @@ struct SpendBackEvent<'a> {
 }
 
 impl Tenant {
-    /// Every new user gets a USD wallet for funds and a USD MassPay card wallet.
     /// Opens a user's default wallets (USD funds and a MassPay card wallet) the first time
     /// anything asks for the user's wallets, dated as the user. Creating a user stays cheap (no
     /// wallets, card or tokens for users who never touch one), and what a client sees is the same
