@@ -27,6 +27,7 @@ pub mod domain;
 pub mod error;
 pub mod fixtures;
 pub mod idempotency;
+pub mod limits;
 pub mod pdf;
 pub mod scenario;
 pub mod state;
@@ -67,6 +68,15 @@ pub struct Config {
     pub webhook_urls: Vec<String>,
     /// The secret webhooks are signed with (`--webhook-secret`; default `sandbox_webhook_secret`).
     pub webhook_secret: Option<String>,
+    /// Hosts webhooks may be sent to (`--webhook-allow`); empty = any host.
+    pub webhook_allow: Vec<String>,
+    /// How long a graceful stop waits for requests in flight (`--shutdown-timeout`; default
+    /// [`limits::SHUTDOWN_TIMEOUT`]).
+    pub shutdown_timeout: Option<std::time::Duration>,
+    /// Tenants (distinct API keys) held at most (`--max-tenants`; default [`limits::MAX_TENANTS`]).
+    pub max_tenants: Option<usize>,
+    /// Connections open at once (`--max-connections`; default [`limits::default_max_connections`]).
+    pub max_connections: Option<usize>,
 }
 
 /// Why a sandbox could not start.

@@ -57,6 +57,22 @@ struct Cli {
     /// Initial test-clock time, RFC 3339 (default: now).
     #[arg(long = "start-time", env = "MASSPAY_SANDBOX_START_TIME", value_parser = clock::parse_rfc3339)]
     start_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Send webhooks only to these hosts (repeatable; default: any host).
+    #[arg(
+        long = "webhook-allow",
+        env = "MASSPAY_SANDBOX_WEBHOOK_ALLOW",
+        value_delimiter = ','
+    )]
+    webhook_allow: Vec<String>,
+    /// Seconds a graceful stop waits for requests in flight before exiting anyway.
+    #[arg(long = "shutdown-timeout", env = "MASSPAY_SANDBOX_SHUTDOWN_TIMEOUT", default_value_t = masspay_sandbox::limits::SHUTDOWN_TIMEOUT.as_secs())]
+    shutdown_timeout: u64,
+    /// Distinct API keys (tenants) held at most; a new key beyond it gets a 503.
+    #[arg(long = "max-tenants", env = "MASSPAY_SANDBOX_MAX_TENANTS", default_value_t = masspay_sandbox::limits::MAX_TENANTS)]
+    max_tenants: usize,
+    /// Connections open at once (default: half the open-file limit, at most 10000).
+    #[arg(long = "max-connections", env = "MASSPAY_SANDBOX_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
     /// Log format.
     #[arg(long = "log-format", env = "MASSPAY_SANDBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -82,6 +98,10 @@ fn main() -> ExitCode {
         scenarios: cli.scenario,
         webhook_urls: cli.webhook_url,
         webhook_secret: cli.webhook_secret,
+        webhook_allow: cli.webhook_allow,
+        shutdown_timeout: Some(std::time::Duration::from_secs(cli.shutdown_timeout)),
+        max_tenants: Some(cli.max_tenants),
+        max_connections: cli.max_connections,
     };
     // Everything that can be wrong with the configuration is found before a socket is opened.
     let state = match build_state(&config) {

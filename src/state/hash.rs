@@ -7,8 +7,14 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use dashmap::DashMap;
 
-/// A concurrent map with [`FastHasher`].
+/// A concurrent map with [`FastHasher`], for keys the sandbox chooses (its own UUIDs, catalog
+/// indices): a client cannot pick them, so it cannot make them collide.
 pub type FastMap<K, V> = DashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// A concurrent map for keys a client chooses (API keys, e-mails, `client_transfer_id`s, …):
+/// std's SipHash with random keys per map, so no set of keys collides on purpose (65,536 API
+/// keys built to collide in [`FastHasher`] once cost 80 s of CPU).
+pub type ClientKeyMap<K, V> = DashMap<K, V, std::hash::RandomState>;
 
 /// Multiply-xorshift hashing, a word at a time.
 #[derive(Clone, Copy, Default)]

@@ -8,7 +8,7 @@ mod tenant;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use hash::FastMap;
+use hash::ClientKeyMap;
 
 pub use tenant::wallets as tenant_wallets;
 pub use tenant::{AttrKey, InitiateOutcome, PayoutRequest, Tenant};
@@ -22,9 +22,9 @@ pub struct Store {
     seed: Option<u64>,
     /// `Some`: only these keys are accepted (`--api-key`); `None`: any non-empty key.
     allowed_keys: Option<HashSet<String>>,
-    tenants: FastMap<Box<str>, Arc<Tenant>>,
+    tenants: ClientKeyMap<Box<str>, Arc<Tenant>>,
     /// API keys handed out at run time (sub-accounts), accepted even with `--api-key`.
-    issued_keys: FastMap<Box<str>, ()>,
+    issued_keys: ClientKeyMap<Box<str>, ()>,
     webhooks: Arc<crate::webhook::Hub>,
 }
 
@@ -41,8 +41,8 @@ impl Store {
             origin,
             seed,
             allowed_keys,
-            tenants: FastMap::default(),
-            issued_keys: FastMap::default(),
+            tenants: ClientKeyMap::default(),
+            issued_keys: ClientKeyMap::default(),
             webhooks,
         }
     }

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::hash::FastMap;
+use super::hash::{ClientKeyMap, FastMap};
 use dashmap::mapref::entry::Entry;
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -48,9 +48,9 @@ pub struct Tenant {
     pub clock: TenantClock,
     tokens: TokenSource,
     users: FastMap<Uuid, UserRecord>,
-    emails: FastMap<String, Uuid>,
+    emails: ClientKeyMap<String, Uuid>,
     payouts: FastMap<Uuid, Payout>,
-    transfer_ids: FastMap<Box<str>, Uuid>,
+    transfer_ids: ClientKeyMap<Box<str>, Uuid>,
     /// One balance per funding account, in the catalog's order.
     balances: Vec<RwLock<Decimal>>,
     attributes: FastMap<AttrKey, AttrSet>,
@@ -63,8 +63,8 @@ pub struct Tenant {
     wallets: FastMap<Uuid, Wallet>,
     loads: FastMap<Uuid, Load>,
     spendbacks: FastMap<Uuid, SpendBack>,
-    load_ids: FastMap<Box<str>, Uuid>,
-    spendback_ids: FastMap<Box<str>, Uuid>,
+    load_ids: ClientKeyMap<Box<str>, Uuid>,
+    spendback_ids: ClientKeyMap<Box<str>, Uuid>,
     kyc: FastMap<Uuid, Vec<KycSession>>,
     /// Sub-accounts and their beneficial owners.
     subaccounts: FastMap<Uuid, Vec<Uuid>>,
@@ -107,9 +107,9 @@ impl Tenant {
             clock: TenantClock::new(origin),
             tokens: TokenSource::new(seed, key),
             users: FastMap::default(),
-            emails: FastMap::default(),
+            emails: ClientKeyMap::default(),
             payouts: FastMap::default(),
-            transfer_ids: FastMap::default(),
+            transfer_ids: ClientKeyMap::default(),
             balances,
             attributes: FastMap::default(),
             extra_requirements: FastMap::default(),
@@ -118,8 +118,8 @@ impl Tenant {
             wallets: FastMap::default(),
             loads: FastMap::default(),
             spendbacks: FastMap::default(),
-            load_ids: FastMap::default(),
-            spendback_ids: FastMap::default(),
+            load_ids: ClientKeyMap::default(),
+            spendback_ids: ClientKeyMap::default(),
             kyc: FastMap::default(),
             subaccounts: FastMap::default(),
             webhooks,

@@ -1,0 +1,46 @@
+//! Every limit the sandbox enforces against hostile or careless input, in one place (README
+//! "Limits" lists them with their flags and defaults). Each exists because an input once
+//! panicked, hung or grew the server without bound (issue 11 has the table).
+
+use std::time::Duration;
+
+/// A graceful stop waits this long for requests in flight, then exits 0 anyway
+/// (`--shutdown-timeout`).
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Distinct API keys (tenants) held at most (`--max-tenants`); a new key beyond it gets a 503
+/// naming the limit. Nobody's data is ever evicted to make room.
+pub const MAX_TENANTS: usize = 10_000;
+
+/// An API key longer than this is refused (401) before any tenant is made for it.
+pub const MAX_API_KEY_LEN: usize = 256;
+
+/// A request's headers must arrive within this (a half-sent request is closed); the same timer
+/// closes a keep-alive connection idle this long.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections open at once unless `--max-connections` says otherwise: half the process's
+/// open-file limit (the other half stays for webhooks, files and the listener), at most 10,000.
+pub fn default_max_connections() -> usize {
+    (open_file_limit() / 2).clamp(16, 10_000)
+}
+
+/// The soft limit on open files (`ulimit -n`), or 1024 where it cannot be read.
+fn open_file_limit() -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        // "Max open files  1024  1048576  files": the soft limit is the first number.
+        if let Ok(text) = std::fs::read_to_string("/proc/self/limits") {
+            if let Some(line) = text.lines().find(|l| l.starts_with("Max open files")) {
+                if let Some(n) = line
+                    .split_whitespace()
+                    .nth(3)
+                    .and_then(|v| v.parse::<usize>().ok())
+                {
+                    return n;
+                }
+            }
+        }
+    }
+    1024
+}
