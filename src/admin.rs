@@ -236,7 +236,12 @@ async fn advance(
                 "seconds must be a whole number from 0 to 316224000 (time only moves forward)",
             )
         })?;
-    let now = tenant.clock.advance(seconds);
+    let now = tenant.clock.advance(seconds).map_err(|max| {
+        ApiError::bad_request(format!(
+            "seconds would move the test clock past {}, the latest time it shows (years 1970 to 9999); POST /_sandbox/reset starts it over",
+            clock::format(max)
+        ))
+    })?;
     // Everything that fell due happens now, webhooks included, before the answer.
     tenant.sweep();
     Ok(json(&ClockView {

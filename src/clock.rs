@@ -10,6 +10,13 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 /// Milliseconds since the Unix epoch: how instants are stored (8 bytes, ordered, exact).
 pub type Millis = i64;
 
+/// The earliest instant a test clock shows: 1970-01-01T00:00:00Z.
+pub const MIN_TIME: Millis = 0;
+/// The latest instant a test clock shows: 9999-12-31T23:59:59Z. Past it, RFC 3339 needs a
+/// five-digit year that no client parses (a clock once advanced there answered `"+10000-…"`,
+/// then `""`).
+pub const MAX_TIME: Millis = 253_402_300_799_000;
+
 /// The process-wide origin of every tenant clock.
 #[derive(Clone, Copy, Debug)]
 pub struct ClockOrigin {
@@ -46,15 +53,26 @@ impl TenantClock {
         }
     }
 
+    /// Now on this tenant's clock, always within [`MIN_TIME`]..=[`MAX_TIME`].
     pub fn now(&self) -> Millis {
-        self.origin.elapsed_now() + self.offset.load(Ordering::Relaxed)
+        self.origin
+            .elapsed_now()
+            .saturating_add(self.offset.load(Ordering::Relaxed))
+            .clamp(MIN_TIME, MAX_TIME)
     }
 
-    /// Moves this tenant's time forward; returns the new now.
-    pub fn advance(&self, seconds: i64) -> Millis {
+    /// Moves this tenant's time forward; returns the new now, or `Err(MAX_TIME)` (and moves
+    /// nothing) when that would pass the year 9999.
+    pub fn advance(&self, seconds: i64) -> Result<Millis, Millis> {
+        let by = seconds.saturating_mul(1000);
         self.offset
-            .fetch_add(seconds.saturating_mul(1000), Ordering::Relaxed);
-        self.now()
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |offset| {
+                let moved = offset.saturating_add(by);
+                let now = self.origin.elapsed_now().saturating_add(moved);
+                (now <= MAX_TIME).then_some(moved)
+            })
+            .map_err(|_| MAX_TIME)?;
+        Ok(self.now())
     }
 
     /// Back to the shared origin (what `reset` does).
@@ -65,7 +83,9 @@ impl TenantClock {
 
 /// RFC 3339 in UTC with a `Z` and whole seconds, as MassPay's samples show instants.
 pub fn format(ms: Millis) -> String {
-    match Utc.timestamp_millis_opt(ms).single() {
+    // An instant derived from the clock (now + a quote's TTL) may pass the year 9999 by a little:
+    // it shows as the last instant, never as an empty string.
+    match Utc.timestamp_millis_opt(ms.clamp(MIN_TIME, MAX_TIME)).single() {
         Some(t) => t.to_rfc3339_opts(SecondsFormat::Secs, true),
         None => String::new(),
     }
@@ -79,11 +99,19 @@ pub fn date(ms: Millis) -> chrono::NaiveDate {
         .unwrap_or_default()
 }
 
-/// Parses `--start-time`.
+/// Parses `--start-time` (years 1970 to 9999).
 pub fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(text)
+    let t = DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{text:?} is not an RFC 3339 time (e.g. 2026-01-01T00:00:00Z): {e}"))
+        .map_err(|e| {
+            format!("{text:?} is not an RFC 3339 time (e.g. 2026-01-01T00:00:00Z): {e}")
+        })?;
+    if !(MIN_TIME..=MAX_TIME).contains(&t.timestamp_millis()) {
+        return Err(format!(
+            "{text:?} is outside the test clock's range, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
+        ));
+    }
+    Ok(t)
 }
 
 #[cfg(test)]
@@ -96,11 +124,13 @@ mod tests {
         let a = TenantClock::new(origin);
         let b = TenantClock::new(origin);
         let before = b.now();
-        a.advance(3600);
+        a.advance(3600).unwrap();
         assert!(a.now() - b.now() >= 3_599_000);
         assert!(b.now() - before < 1000);
         a.reset();
         assert!((a.now() - b.now()).abs() < 1000);
+        assert_eq!(a.advance(i64::MAX), Err(MAX_TIME), "past the year 9999");
+        assert!(a.now() - b.now() < 1000, "a refused advance moves nothing");
         assert_eq!(
             format(
                 parse_rfc3339("2026-01-01T00:00:00Z")

@@ -33,6 +33,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("unprocessable: {0}")]
     Unprocessable(String),
+    /// 503: a limit of the sandbox itself is reached (tenants, buffered bodies, connections).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("too many requests")]
     TooManyRequests { retry_after_seconds: u32 },
     #[error("internal error: {0}")]
@@ -76,6 +79,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Injected { status, .. } => *status,
         }
@@ -155,6 +159,7 @@ impl IntoResponse for ApiError {
             | ApiError::NotFound(d)
             | ApiError::Conflict(d)
             | ApiError::Unprocessable(d)
+            | ApiError::Unavailable(d)
             | ApiError::Internal(d)
             | ApiError::Injected { detail: d, .. } => {
                 single = [d.clone()];

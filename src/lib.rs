@@ -128,12 +128,18 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
         config.seed,
         allowed,
         Arc::new(hub),
+        config.max_tenants.unwrap_or(limits::MAX_TENANTS),
     );
     Ok(AppState::new(api::Shared {
         balance_json,
         store: Arc::new(store),
         scenarios: Arc::new(registry),
         global_scenarios: global.into(),
+        max_connections: config
+            .max_connections
+            .unwrap_or_else(limits::default_max_connections)
+            .max(1),
+        shutdown_timeout: config.shutdown_timeout.unwrap_or(limits::SHUTDOWN_TIMEOUT),
     }))
 }
 
@@ -150,7 +156,8 @@ pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
         .map_err(|source| StartError::Bind { addr, source })
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves until `shutdown` resolves, then lets in-flight requests finish — for at most the
+/// shutdown timeout, after which what is still open is cut off (and named in the log).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -167,7 +174,14 @@ pub async fn serve(
             store.sweep();
         }
     });
+    let (max_connections, shutdown_timeout) = (state.max_connections, state.shutdown_timeout);
+    let open = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let edge = api::app(state);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // A request's headers must arrive in time, and the same timer closes a keep-alive
+    // connection left idle (hyper starts it whenever it waits for a request head).
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits::HEADER_READ_TIMEOUT);
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -183,11 +197,18 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            // Over the cap: say so and close, rather than let silent connections pile up
+            // until nothing (not even /health) can connect.
+            tokio::spawn(refuse_connection(stream, max_connections));
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let connection = hyper::server::conn::http1::Builder::new()
-            .serve_connection(hyper_util::rt::TokioIo::new(stream), edge.clone());
+        let connection =
+            http.serve_connection(hyper_util::rt::TokioIo::new(stream), edge.clone());
         let connection = connections.watch(connection);
         tokio::spawn(async move {
+            let _permit = permit;
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
@@ -195,9 +216,43 @@ pub async fn serve(
     }
     // Graceful stop: no new connections; requests in flight finish, idle connections close.
     drop(listener);
-    connections.shutdown().await;
     sweeper.abort();
+    if tokio::time::timeout(shutdown_timeout, connections.shutdown())
+        .await
+        .is_err()
+    {
+        let still_open = max_connections - open.available_permits();
+        tracing::warn!(
+            connections = still_open,
+            timeout_s = shutdown_timeout.as_secs_f64(),
+            "shutdown timeout passed: {still_open} connection(s) still open were cut off"
+        );
+    }
     Ok(())
+}
+
+/// Answers a connection over the cap with a 503 in MassPay's shape and closes it.
+async fn refuse_connection(mut stream: tokio::net::TcpStream, max: usize) {
+    use axum::response::IntoResponse;
+    use tokio::io::AsyncWriteExt;
+    let detail = format!(
+        "the sandbox already has {max} connections open, its limit (--max-connections); close idle connections or retry"
+    );
+    let response = error::ApiError::Unavailable(detail).into_response();
+    let body = match axum::body::to_bytes(response.into_body(), usize::MAX).await {
+        Ok(b) => b,
+        Err(_) => return,
+    };
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n",
+        body.len()
+    );
+    let write = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(&body).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), write).await;
 }
 
 /// A sandbox running in this process on its own port; it stops when dropped.

@@ -44,3 +44,18 @@ fn open_file_limit() -> usize {
     }
     1024
 }
+
+/// A request body must arrive within this after its headers (408 beyond it): a client that
+/// trickles a body does not hold a request slot for long.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Bytes of request bodies buffered at once across all connections (a body reserves its
+/// announced length when an operation first reads it; one that cannot get its share within
+/// [`BODY_TIMEOUT`] is a 503). 256 clients each holding a 14 MiB upload open once took 3.6 GB.
+pub const BODY_BUFFER_BUDGET: usize = 64 * 1024 * 1024;
+
+/// Injected latency (scenario rules, summed) per request at most.
+pub const MAX_INJECTED_LATENCY: Duration = Duration::from_secs(30);
+
+/// A 404 echoes at most this many bytes of the path it could not find.
+pub const MAX_ECHOED_PATH: usize = 256;

@@ -26,20 +26,9 @@ impl<S: Send + Sync, T: DeserializeOwned, const LIMIT: usize> FromRequest<S> for
     }
 }
 
-/// The body, within `limit` bytes (413 beyond it). The edge has already read it into memory, so
-/// this only hands the buffer over; the limit is the operation's (ID uploads take more).
+/// The body, read now (after auth and routing), within `limit` bytes (413 beyond it).
 async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(req.into_body(), limit)
-        .await
-        .map_err(|e| {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::bad_request(format!("the request body could not be read: {e}"))
-            }
-        })
+    super::body::collect(req.into_body(), limit).await
 }
 
 /// A JSON body the operation may do without (empty body → `T::default()`), of at most `LIMIT`

@@ -63,9 +63,9 @@ where
     let scope = format!("{} {} {}", req.method(), req.uri().path(), key);
     let query = req.uri().query().unwrap_or("").to_string();
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, super::UPLOAD_LIMIT).await {
+    let bytes = match super::body::collect(body, super::UPLOAD_LIMIT).await {
         Ok(b) => b,
-        Err(_) => return ApiError::PayloadTooLarge.into_response(),
+        Err(e) => return e.into_response(),
     };
     let print = fingerprint(&query, &bytes);
     match tenant.idempotency.begin(&scope, print, tenant.now()) {

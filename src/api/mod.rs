@@ -7,6 +7,7 @@
 mod account;
 pub use account::BalanceJson;
 mod attribute;
+pub mod body;
 mod catalog;
 pub mod extract;
 mod history;
@@ -46,11 +47,7 @@ use crate::state::{Store, Tenant};
 /// The 0.1.x version prefixes; all behave the same.
 pub const V0_PREFIXES: &[&str] = &["/v0.1.0", "/v0.1.1", "/v0.1.2", "/v0.1.3", "/v0.1.4"];
 
-/// The body limit of the ID-image uploads (base64 images, up to 10 MB of images).
-pub const UPLOAD_LIMIT: usize = 14 * 1024 * 1024;
-
-/// Request bodies larger than this are refused with 413.
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub use body::{BODY_LIMIT, UPLOAD_LIMIT};
 
 /// What every handler can reach: the store of tenants (and through it the shared catalog). One
 /// `Arc`, so handing it to a request costs a single reference count.
@@ -65,6 +62,10 @@ pub struct Shared {
     pub global_scenarios: Arc<[Arc<crate::scenario::Scenario>]>,
     /// `GET /account/balance`'s answer, pre-rendered around the amounts.
     pub balance_json: BalanceJson,
+    /// Connections open at once (`--max-connections`).
+    pub max_connections: usize,
+    /// How long a graceful stop waits (`--shutdown-timeout`).
+    pub shutdown_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -249,32 +250,55 @@ impl Edge {
         }
         // Only browsers read CORS headers, and a browser's cross-origin request carries `Origin`.
         let cross_origin = req.headers().contains_key(header::ORIGIN);
+        // The body is never read here: auth and routing come first, and only the operation
+        // reads it, within its limit (see `body`). An announced length over the limit is a 413
+        // at once.
+        let (req, body) = if has_body(&req) {
+            let limit = body::limit_for(req.uri().path());
+            let announced = body::announced_length(req.headers());
+            if announced.is_some_and(|n| n > limit as u64) {
+                let mut r = ApiError::PayloadTooLarge.into_response();
+                close_connection(&mut r);
+                return EdgeFuture::ready(r);
+            }
+            let (parts, incoming) = req.into_parts();
+            let (guarded, consumed) = body::guard(incoming, limit, announced);
+            (Request::from_parts(parts, guarded), Some(consumed))
+        } else {
+            (req, None)
+        };
         let slot = Arc::clone(&self.slots).try_acquire_owned().ok();
         let inner = match slot {
-            // The common case: a free slot and no body to read first. Routing happens here and
-            // the route's own future is polled directly (no extra boxed future to fill).
-            Some(_) if !has_body(&req) => {
+            // The common case: a free slot. Routing happens here and the route's own future is
+            // polled directly (no extra boxed future to fill).
+            Some(_) => {
                 let mut router = self.router.clone();
                 match std::panic::catch_unwind(AssertUnwindSafe(|| router.call(req))) {
                     Ok(route) => EdgeInner::Route(route),
                     Err(panic) => EdgeInner::Ready(std::future::ready(panic_response(panic))),
                 }
             }
-            Some(_) => EdgeInner::Boxed(Box::pin(read_body_first(req, self.router.clone()))),
             None => {
                 let (slots, router) = (Arc::clone(&self.slots), self.router.clone());
                 EdgeInner::Boxed(Box::pin(async move {
                     let _slot = slots.acquire_owned().await;
-                    read_body_first(req, router).await
+                    answer(router, req).await
                 }))
             }
         };
         EdgeFuture {
             inner,
             cross_origin,
+            body,
             _slot: slot,
         }
     }
+}
+
+/// Asks the client to close the connection after this answer.
+fn close_connection(r: &mut Response) {
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
 }
 
 /// The answer of [`Edge`]: the route's future (or the body read and then the route), with a
@@ -283,6 +307,8 @@ impl Edge {
 pub struct EdgeFuture {
     inner: EdgeInner,
     cross_origin: bool,
+    /// Whether the request's body (if it had one) was read to its end.
+    body: Option<body::Consumed>,
     _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
@@ -297,6 +323,7 @@ impl EdgeFuture {
         EdgeFuture {
             inner: EdgeInner::Ready(std::future::ready(r)),
             cross_origin: false,
+            body: None,
             _slot: None,
         }
     }
@@ -320,6 +347,11 @@ impl Future for EdgeFuture {
             Ok(Poll::Ready(r)) => r,
             Err(panic) => panic_response(panic),
         };
+        if this.body.as_ref().is_some_and(|b| !b.get()) {
+            // Answered without reading the body: the rest of it must not be taken for the
+            // client's next request.
+            close_connection(&mut r);
+        }
         if this.cross_origin {
             let h = r.headers_mut();
             h.insert(
@@ -342,33 +374,6 @@ fn has_body(req: &Request) -> bool {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim() != "0")
         || req.headers().contains_key(header::TRANSFER_ENCODING)
-}
-
-/// Reads a request's whole body (up to the upload limit) before anything answers. An answer
-/// given without reading the body (401, 404, a GET with a body) would otherwise make hyper drop
-/// the keep-alive connection under the client's next request. A body over the limit is a 413
-/// that closes the connection.
-async fn read_body_first(req: Request, router: Router) -> Response {
-    if !has_body(&req) {
-        return answer(router, req).await;
-    }
-    let (parts, body) = req.into_parts();
-    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, UPLOAD_LIMIT));
-    let error = match read.await {
-        Ok(Ok(bytes)) => {
-            return answer(
-                router,
-                Request::from_parts(parts, axum::body::Body::from(bytes)),
-            )
-            .await
-        }
-        Ok(Err(_)) => ApiError::PayloadTooLarge,
-        Err(_) => ApiError::RequestTimeout,
-    };
-    let mut r = error.into_response();
-    r.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    r
 }
 
 /// Runs `req` through `service` (the router, a route) to its response.
@@ -417,10 +422,6 @@ fn cors_preflight(req: &Request) -> Option<Response> {
     Some(r)
 }
 
-/// A request body must arrive within this: a client that sends it too slowly gets a 408
-/// instead of holding a slot. (Handlers themselves never wait, except a scenario's latency,
-/// which is capped at 30 s.)
-pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Requests handled at once; more wait for a slot (bounded work under a flood of connections).
 pub const MAX_IN_FLIGHT: usize = 4096;
 
@@ -633,10 +634,21 @@ fn resolve_tenant(state: &AppState, req: &Request) -> Result<Arc<Tenant>, ApiErr
             "the Authorization header with your API key is missing".into(),
         ));
     }
-    state
-        .store
-        .tenant(key)
-        .ok_or_else(|| ApiError::Unauthorized("the API key is not valid for this sandbox".into()))
+    state.store.tenant(key).map_err(|refused| match refused {
+        crate::state::Refused::Key if key.len() > crate::limits::MAX_API_KEY_LEN => {
+            ApiError::Unauthorized(format!(
+                "the API key is longer than {} bytes",
+                crate::limits::MAX_API_KEY_LEN
+            ))
+        }
+        crate::state::Refused::Key => {
+            ApiError::Unauthorized("the API key is not valid for this sandbox".into())
+        }
+        crate::state::Refused::Full(max) => ApiError::Unavailable(format!(
+            "this sandbox already holds {max} tenants (distinct API keys), its limit (--max-tenants); \
+             reuse an API key, or restart the sandbox with a higher --max-tenants"
+        )),
+    })
 }
 
 /// `Bearer K` (scheme word in any case) and `K` name the same key.
@@ -660,7 +672,21 @@ async fn health() -> Response {
 }
 
 async fn not_found(uri: Uri) -> ApiError {
-    ApiError::not_found(format!("no operation at {}", uri.path()))
+    ApiError::not_found(format!("no operation at {}", echoed_path(uri.path())))
+}
+
+/// A path as an error may echo it: at most [`limits::MAX_ECHOED_PATH`] bytes (a 60 KiB path
+/// was once echoed whole), cut at a character boundary and marked `…`.
+fn echoed_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let max = crate::limits::MAX_ECHOED_PATH;
+    if path.len() <= max {
+        return path.into();
+    }
+    let mut end = max;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &path[..end]).into()
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -132,7 +132,7 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
     let mut body = Some(body);
     if carries_payout_body || reads_body_rules {
         let b = body.take().unwrap_or_default();
-        match axum::body::to_bytes(b, super::UPLOAD_LIMIT).await {
+        match super::body::collect(b, super::UPLOAD_LIMIT).await {
             Ok(bytes) => {
                 // Without active scenarios, an initiate's body matters only if it names some
                 // (`sandbox:` in client_transfer_id) or auto-commits (its magic amount acts now).
@@ -142,7 +142,7 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
                 }
                 body_bytes = Some(bytes);
             }
-            Err(_) => return Err(ApiError::PayloadTooLarge.into_response()),
+            Err(e) => return Err(e.into_response()),
         }
     }
     if carries_payout_body {
@@ -218,7 +218,10 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
         return Ok(rebuild(parts, body, body_bytes));
     }
     if effects.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(effects.latency_ms)).await;
+        // Rules stack, but a request never waits more than the cap in all (README "Limits").
+        let latency = std::time::Duration::from_millis(effects.latency_ms)
+            .min(crate::limits::MAX_INJECTED_LATENCY);
+        tokio::time::sleep(latency).await;
     }
     for &(account, value) in &effects.balances {
         tenant.set_balance(account, value);

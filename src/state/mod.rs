@@ -14,6 +14,7 @@ pub use tenant::wallets as tenant_wallets;
 pub use tenant::{AttrKey, InitiateOutcome, PayoutRequest, Tenant};
 
 use crate::clock::ClockOrigin;
+use crate::limits;
 use crate::domain::catalog::Catalog;
 
 pub struct Store {
@@ -26,6 +27,17 @@ pub struct Store {
     /// API keys handed out at run time (sub-accounts), accepted even with `--api-key`.
     issued_keys: ClientKeyMap<Box<str>, ()>,
     webhooks: Arc<crate::webhook::Hub>,
+    /// Tenants held at most (`--max-tenants`).
+    max_tenants: usize,
+}
+
+/// Why an API key gets no tenant.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Empty, longer than [`limits::MAX_API_KEY_LEN`], or not among `--api-key`.
+    Key,
+    /// `--max-tenants` distinct keys already have a sandbox; nobody's is evicted to make room.
+    Full(usize),
 }
 
 impl Store {
@@ -35,6 +47,7 @@ impl Store {
         seed: Option<u64>,
         allowed_keys: Option<HashSet<String>>,
         webhooks: Arc<crate::webhook::Hub>,
+        max_tenants: usize,
     ) -> Self {
         Store {
             catalog,
@@ -44,6 +57,7 @@ impl Store {
             tenants: ClientKeyMap::default(),
             issued_keys: ClientKeyMap::default(),
             webhooks,
+            max_tenants,
         }
     }
 
@@ -60,25 +74,29 @@ impl Store {
         &self.catalog
     }
 
-    /// The tenant of an API key, created from the fixtures on first use; `None` for a key that
-    /// is not accepted.
-    pub fn tenant(&self, key: &str) -> Option<Arc<Tenant>> {
-        if key.is_empty() {
-            return None;
+    /// The tenant of an API key, created from the fixtures on first use.
+    pub fn tenant(&self, key: &str) -> Result<Arc<Tenant>, Refused> {
+        if key.is_empty() || key.len() > limits::MAX_API_KEY_LEN {
+            return Err(Refused::Key);
         }
         if let Some(allowed) = &self.allowed_keys {
             if !allowed.contains(key) && !self.issued_keys.contains_key(key) {
-                return None;
+                return Err(Refused::Key);
             }
         }
         if let Some(t) = self.tenants.get(key) {
-            return Some(Arc::clone(&t));
+            return Ok(Arc::clone(&t));
+        }
+        // Counted before the insert: under a race of new keys the cap may be passed by a few
+        // (one per concurrent creator), never by an unbounded number.
+        if self.tenants.len() >= self.max_tenants {
+            return Err(Refused::Full(self.max_tenants));
         }
         let entry = self
             .tenants
             .entry(key.into())
             .or_insert_with(|| Arc::new(self.fresh_tenant(key)));
-        Some(Arc::clone(&entry))
+        Ok(Arc::clone(&entry))
     }
 
     /// Accepts a key the sandbox issued (a sub-account's), whatever `--api-key` says.
