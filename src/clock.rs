@@ -85,7 +85,10 @@ impl TenantClock {
 pub fn format(ms: Millis) -> String {
     // An instant derived from the clock (now + a quote's TTL) may pass the year 9999 by a little:
     // it shows as the last instant, never as an empty string.
-    match Utc.timestamp_millis_opt(ms.clamp(MIN_TIME, MAX_TIME)).single() {
+    match Utc
+        .timestamp_millis_opt(ms.clamp(MIN_TIME, MAX_TIME))
+        .single()
+    {
         Some(t) => t.to_rfc3339_opts(SecondsFormat::Secs, true),
         None => String::new(),
     }

@@ -58,7 +58,8 @@ pub enum Begin {
 
 #[derive(Default)]
 pub struct IdempotencyStore {
-    slots: DashMap<String, Slot>,
+    /// Made on first use: most tenants never send an Idempotency-Key.
+    slots: crate::state::hash::LazyMap<DashMap<String, Slot>>,
     order: Mutex<VecDeque<String>>,
 }
 

@@ -204,8 +204,7 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let connection =
-            http.serve_connection(hyper_util::rt::TokioIo::new(stream), edge.clone());
+        let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), edge.clone());
         let connection = connections.watch(connection);
         tokio::spawn(async move {
             let _permit = permit;
@@ -332,6 +331,18 @@ impl SandboxBuilder {
     /// Activates a scenario for every request (like `--scenario`).
     pub fn scenario(mut self, name: impl Into<String>) -> Self {
         self.config.scenarios.push(name.into());
+        self
+    }
+
+    /// Holds at most this many tenants (like `--max-tenants`).
+    pub fn max_tenants(mut self, max: usize) -> Self {
+        self.config.max_tenants = Some(max);
+        self
+    }
+
+    /// Keeps at most this many connections open (like `--max-connections`).
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.config.max_connections = Some(max);
         self
     }
 

@@ -37,7 +37,8 @@ static BUDGET: LazyLock<Arc<Semaphore>> =
 /// The limit of the operation at `path`: the two ID uploads take base64 images, every other
 /// operation [`BODY_LIMIT`].
 pub fn limit_for(path: &str) -> usize {
-    let upload = path.ends_with("/kyc/id") || (path.contains("/subaccount/") && path.ends_with("/id"));
+    let upload =
+        path.ends_with("/kyc/id") || (path.contains("/subaccount/") && path.ends_with("/id"));
     if upload {
         UPLOAD_LIMIT
     } else {
@@ -165,8 +166,9 @@ impl GuardedBody {
                 }
                 Err(_) => {
                     let budget = Arc::clone(&BUDGET);
-                    self.waiting
-                        .insert(Box::pin(async move { budget.acquire_many_owned(n).await.ok() }))
+                    self.waiting.insert(Box::pin(
+                        async move { budget.acquire_many_owned(n).await.ok() },
+                    ))
                 }
             },
         };

@@ -1,9 +1,12 @@
-//! The hasher of the state's maps. Keys are our own UUIDs and short client strings (API keys,
-//! e-mails, ids) in a local test double, so a multiply-xorshift hash serves. std's SipHash, built
-//! to resist hash flooding from the internet, was a visible cost of storing a user: hashbrown
-//! re-hashes every key each time a growing map doubles.
+//! The hashers of the state's maps. Keys the sandbox makes itself (its UUIDs, catalog indices)
+//! go through a multiply-xorshift hash: std's SipHash was a visible cost of storing a user
+//! (hashbrown re-hashes every key each time a growing map doubles). Keys a client chooses (API
+//! keys, e-mails, client ids) go through SipHash with random keys ([`ClientKeyMap`]): an unkeyed
+//! hash lets a client send keys built to collide, and 65,536 such API keys once cost 80 s of CPU.
 
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Deref;
+use std::sync::OnceLock;
 
 use dashmap::DashMap;
 
@@ -15,6 +18,26 @@ pub type FastMap<K, V> = DashMap<K, V, BuildHasherDefault<FastHasher>>;
 /// std's SipHash with random keys per map, so no set of keys collides on purpose (65,536 API
 /// keys built to collide in [`FastHasher`] once cost 80 s of CPU).
 pub type ClientKeyMap<K, V> = DashMap<K, V, std::hash::RandomState>;
+
+/// A map made on first use. A `DashMap` allocates all its shards when it is made (8 × 128 B on
+/// two cores, 64 × 128 B on sixteen), and a tenant has some twenty maps it mostly never touches:
+/// made eagerly they were ~20 KB of every fresh tenant.
+pub struct LazyMap<M>(OnceLock<M>);
+
+impl<M> Default for LazyMap<M> {
+    fn default() -> Self {
+        LazyMap(OnceLock::new())
+    }
+}
+
+impl<M: Default> Deref for LazyMap<M> {
+    type Target = M;
+
+    #[inline]
+    fn deref(&self) -> &M {
+        self.0.get_or_init(M::default)
+    }
+}
 
 /// Multiply-xorshift hashing, a word at a time.
 #[derive(Clone, Copy, Default)]
@@ -79,12 +102,62 @@ impl Hasher for FastHasher {
     }
 }
 
+/// `n` printable 16-byte strings that all hash alike under [`FastHasher`] (what a client could
+/// send to flood a map keyed by its strings with it). Deterministic; for tests.
+pub fn fast_hasher_collisions(n: usize) -> Vec<String> {
+    // Two 8-byte words: the state after them is g(g(w1) ^ w2), so every key with the same
+    // g(w1) ^ w2 collides. Pick a target, then search first words whose g(w1) ^ target is a
+    // printable word w2.
+    fn g(x: u64) -> u64 {
+        let h = x.wrapping_mul(K);
+        h ^ (h >> 29)
+    }
+    let printable = |w: u64| w.to_le_bytes().iter().all(|b| (0x21..0x7f).contains(b));
+    let target = u64::from_le_bytes(*b"CollideX") ^ g(u64::from_le_bytes(*b"sandbox!"));
+    let mut keys = Vec::with_capacity(n);
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    while keys.len() < n {
+        // xorshift over printable first words.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let w1 = u64::from_le_bytes(x.to_le_bytes().map(|b| 0x21 + b % 94));
+        let w2 = g(w1) ^ target;
+        if printable(w2) {
+            let mut bytes = w1.to_le_bytes().to_vec();
+            bytes.extend_from_slice(&w2.to_le_bytes());
+            keys.push(String::from_utf8(bytes).unwrap_or_default());
+        }
+    }
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
     use std::hash::{BuildHasher, BuildHasherDefault};
 
-    use super::FastHasher;
+    use super::{fast_hasher_collisions, ClientKeyMap, FastHasher};
+
+    #[test]
+    fn keys_built_to_collide_in_the_fast_hasher_do_not_collide_in_client_key_maps() {
+        let keys = fast_hasher_collisions(64);
+        let fast = BuildHasherDefault::<FastHasher>::default();
+        let fast_hashes: HashSet<u64> = keys.iter().map(|k| fast.hash_one(k.as_str())).collect();
+        assert_eq!(fast_hashes.len(), 1, "the keys do collide in FastHasher");
+        let map: ClientKeyMap<Box<str>, ()> = ClientKeyMap::default();
+        let keyed: HashSet<u64> = keys
+            .iter()
+            .map(|k| map.hasher().hash_one(k.as_str()))
+            .collect();
+        assert_eq!(keyed.len(), keys.len(), "no collisions in a ClientKeyMap");
+        let other: ClientKeyMap<Box<str>, ()> = ClientKeyMap::default();
+        assert_ne!(
+            map.hasher().hash_one("same key"),
+            other.hasher().hash_one("same key"),
+            "each map has its own random keys"
+        );
+    }
 
     #[test]
     fn distinct_keys_spread_over_shards_and_buckets() {

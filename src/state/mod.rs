@@ -14,8 +14,8 @@ pub use tenant::wallets as tenant_wallets;
 pub use tenant::{AttrKey, InitiateOutcome, PayoutRequest, Tenant};
 
 use crate::clock::ClockOrigin;
-use crate::limits;
 use crate::domain::catalog::Catalog;
+use crate::limits;
 
 pub struct Store {
     catalog: Arc<Catalog>,

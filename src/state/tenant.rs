@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::hash::{ClientKeyMap, FastMap};
+use super::hash::{ClientKeyMap, FastMap, LazyMap};
 use dashmap::mapref::entry::Entry;
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -47,27 +47,27 @@ pub struct Tenant {
     pub catalog: Arc<Catalog>,
     pub clock: TenantClock,
     tokens: TokenSource,
-    users: FastMap<Uuid, UserRecord>,
-    emails: ClientKeyMap<String, Uuid>,
-    payouts: FastMap<Uuid, Payout>,
-    transfer_ids: ClientKeyMap<Box<str>, Uuid>,
+    users: LazyMap<FastMap<Uuid, UserRecord>>,
+    emails: LazyMap<ClientKeyMap<String, Uuid>>,
+    payouts: LazyMap<FastMap<Uuid, Payout>>,
+    transfer_ids: LazyMap<ClientKeyMap<Box<str>, Uuid>>,
     /// One balance per funding account, in the catalog's order.
     balances: Vec<RwLock<Decimal>>,
-    attributes: FastMap<AttrKey, AttrSet>,
+    attributes: LazyMap<FastMap<AttrKey, AttrSet>>,
     /// Requirements added on top of the catalog's (by the `additional_attributes` scenario or
     /// its magic amount); they stay once added.
-    extra_requirements: FastMap<AttrKey, Vec<usize>>,
+    extra_requirements: LazyMap<FastMap<AttrKey, Vec<usize>>>,
     pub journal: Journal,
     /// Creation order of payouts, loads and spend-backs.
     seq: std::sync::atomic::AtomicU64,
-    wallets: FastMap<Uuid, Wallet>,
-    loads: FastMap<Uuid, Load>,
-    spendbacks: FastMap<Uuid, SpendBack>,
-    load_ids: ClientKeyMap<Box<str>, Uuid>,
-    spendback_ids: ClientKeyMap<Box<str>, Uuid>,
-    kyc: FastMap<Uuid, Vec<KycSession>>,
+    wallets: LazyMap<FastMap<Uuid, Wallet>>,
+    loads: LazyMap<FastMap<Uuid, Load>>,
+    spendbacks: LazyMap<FastMap<Uuid, SpendBack>>,
+    load_ids: LazyMap<ClientKeyMap<Box<str>, Uuid>>,
+    spendback_ids: LazyMap<ClientKeyMap<Box<str>, Uuid>>,
+    kyc: LazyMap<FastMap<Uuid, Vec<KycSession>>>,
     /// Sub-accounts and their beneficial owners.
-    subaccounts: FastMap<Uuid, Vec<Uuid>>,
+    subaccounts: LazyMap<FastMap<Uuid, Vec<Uuid>>>,
     pub webhooks: Arc<TenantWebhooks>,
     /// When a stored payout changes status by itself (quote expiry, settlement), by time.
     deadlines: Mutex<BTreeSet<(Millis, Uuid)>>,
@@ -75,7 +75,7 @@ pub struct Tenant {
     load_deadlines: Mutex<BTreeSet<(Millis, Uuid)>>,
     pub idempotency: crate::idempotency::IdempotencyStore,
     /// How many calls matched each (scenario, rule) so far, for `nth`/`first` conditions.
-    scenario_calls: FastMap<(String, usize), u64>,
+    scenario_calls: LazyMap<FastMap<(String, usize), u64>>,
     /// Scenarios activated for this tenant (`PUT /_sandbox/scenario`), until reset or DELETE.
     pub scenarios: RwLock<Vec<String>>,
 }
@@ -106,27 +106,27 @@ impl Tenant {
             key: key.into(),
             clock: TenantClock::new(origin),
             tokens: TokenSource::new(seed, key),
-            users: FastMap::default(),
-            emails: ClientKeyMap::default(),
-            payouts: FastMap::default(),
-            transfer_ids: ClientKeyMap::default(),
+            users: LazyMap::default(),
+            emails: LazyMap::default(),
+            payouts: LazyMap::default(),
+            transfer_ids: LazyMap::default(),
             balances,
-            attributes: FastMap::default(),
-            extra_requirements: FastMap::default(),
+            attributes: LazyMap::default(),
+            extra_requirements: LazyMap::default(),
             journal: Journal::default(),
             seq: std::sync::atomic::AtomicU64::new(0),
-            wallets: FastMap::default(),
-            loads: FastMap::default(),
-            spendbacks: FastMap::default(),
-            load_ids: ClientKeyMap::default(),
-            spendback_ids: ClientKeyMap::default(),
-            kyc: FastMap::default(),
-            subaccounts: FastMap::default(),
+            wallets: LazyMap::default(),
+            loads: LazyMap::default(),
+            spendbacks: LazyMap::default(),
+            load_ids: LazyMap::default(),
+            spendback_ids: LazyMap::default(),
+            kyc: LazyMap::default(),
+            subaccounts: LazyMap::default(),
             webhooks,
             deadlines: Mutex::new(BTreeSet::new()),
             load_deadlines: Mutex::new(BTreeSet::new()),
             idempotency: Default::default(),
-            scenario_calls: FastMap::default(),
+            scenario_calls: LazyMap::default(),
             scenarios: RwLock::new(Vec::new()),
             catalog,
         }

@@ -9,5 +9,6 @@ mod helpers;
 mod concurrency;
 mod hostile;
 mod idempotency;
+mod limits;
 mod properties;
 mod shutdown;

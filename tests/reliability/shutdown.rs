@@ -22,8 +22,13 @@ impl Drop for Running {
 }
 
 async fn start_binary() -> Running {
+    start_binary_with(&[]).await
+}
+
+async fn start_binary_with(extra: &[&str]) -> Running {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_masspay-sandbox"))
         .args(["--port", "0"])
+        .args(extra)
         .env_remove("MASSPAY_SANDBOX_PORT")
         .env_remove("MASSPAY_SANDBOX_SCENARIO")
         .env_remove("MASSPAY_SANDBOX_API_KEY")
@@ -136,5 +141,55 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_0() {
             ("in_flight_finished", finished),
             ("violations", 0),
         ],
+    );
+}
+
+/// A client that sent half a request head and went quiet once kept the sandbox from ever
+/// exiting on SIGTERM (still running after 40 s). Now the stop waits at most
+/// `--shutdown-timeout`, exits 0, and says what it cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_a_half_sent_request_exits_0_within_the_shutdown_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut running = start_binary_with(&["--shutdown-timeout", "2"]).await;
+    let addr = running.base.trim_start_matches("http://").to_string();
+    let mut half = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connects");
+    half.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("half a head is sent");
+    // The connection is accepted and hyper is reading its head when the signal comes.
+    let client = reqwest::Client::new();
+    let ok = client.get(format!("{}/health", running.base)).send().await;
+    assert!(ok.is_ok_and(|r| r.status() == 200));
+    let pid = running.child.id().expect("the process is running");
+    let signalled = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let status = tokio::time::timeout(Duration::from_secs(8), running.child.wait())
+        .await
+        .expect(
+            "the process exits within 8 s of SIGTERM with --shutdown-timeout 2 (it used to hang)",
+        )
+        .expect("wait works");
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(0), "exit status {status:?}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "it should have waited for the open connection first ({took:?})"
+    );
+    let mut stderr = String::new();
+    let mut err = running.child.stderr.take().expect("stderr");
+    let _ = err.read_to_string(&mut stderr).await;
+    assert!(
+        stderr.contains("1 connection(s) still open were cut off"),
+        "the log names what was cut off: {stderr}"
+    );
+    report(
+        "shutdown::half_sent_head",
+        &[("exit_ms", took.as_millis() as u64), ("violations", 0)],
     );
 }
