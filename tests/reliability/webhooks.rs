@@ -4,16 +4,14 @@
 //! once they have one; other tenants' calls stay answered meanwhile. `--webhook-allow` (library:
 //! `webhook_allow`) refuses subscriptions to other hosts.
 
-use std::net::SocketAddr;
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use masspay_sandbox::limits::MAX_WEBHOOK_DELIVERIES;
 use masspay_sandbox::Sandbox;
 use serde_json::{json, Value};
-use std::io::Read;
-use std::net::TcpStream;
-
 use tokio::net::TcpListener;
 
 use crate::helpers::*;
