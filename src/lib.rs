@@ -119,8 +119,12 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
             .map(|k| api::api_key(k).to_string())
             .collect()
     });
-    let hub = webhook::Hub::new(config.webhook_urls.clone(), config.webhook_secret.clone())
-        .map_err(StartError::Webhook)?;
+    let hub = webhook::Hub::new(
+        config.webhook_urls.clone(),
+        config.webhook_secret.clone(),
+        config.webhook_allow.clone(),
+    )
+    .map_err(StartError::Webhook)?;
     let balance_json = api::BalanceJson::new(&catalog);
     let store = Store::new(
         catalog,
@@ -320,6 +324,13 @@ impl SandboxBuilder {
     /// Sends every tenant's webhooks to `url` (like `--webhook-url`).
     pub fn webhook_url(mut self, url: impl Into<String>) -> Self {
         self.config.webhook_urls.push(url.into());
+        self
+    }
+
+    /// Sends webhooks only to this host, on any port (like `--webhook-allow`; call again for
+    /// more). Without it any host is allowed.
+    pub fn webhook_allow(mut self, host: impl Into<String>) -> Self {
+        self.config.webhook_allow.push(host.into());
         self
     }
 

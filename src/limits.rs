@@ -19,6 +19,21 @@ pub const MAX_API_KEY_LEN: usize = 256;
 /// closes a keep-alive connection idle this long.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Webhook delivery attempts in flight at once, across all tenants: each is one HTTP request with
+/// its connection, from the connect to the answer (or the 5 s timeout and the socket's close). The
+/// rest wait for a turn in the order they asked (first come, first served), off the request path,
+/// so no API call waits for them; an attempt's 5 s timeout starts when it gets its turn, and its
+/// delivery stays `pending` meanwhile. A receiver that never accepts or never answers therefore
+/// holds at most this many of the process's file descriptors, however many events pile up.
+pub const MAX_WEBHOOK_DELIVERIES: usize = 64;
+
+/// Idle keep-alive connections kept per webhook receiver (scheme, host and port) between
+/// deliveries, so a steady stream of events reuses connections; more are closed after their answer.
+pub const WEBHOOK_IDLE_PER_HOST: usize = 8;
+
+/// An idle keep-alive connection to a webhook receiver is closed after this long unused.
+pub const WEBHOOK_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Connections open at once unless `--max-connections` says otherwise: half the process's
 /// open-file limit (the other half stays for webhooks, files and the listener), at most 10,000.
 pub fn default_max_connections() -> usize {

@@ -444,3 +444,36 @@ fn a_scenarios_dir_that_does_not_exist_refuses_to_start() {
     let stderr = assert_refuses(&["--scenarios", missing]);
     assert_contains(&stderr, &[missing]);
 }
+
+#[test]
+fn a_webhook_url_outside_webhook_allow_refuses_to_start_naming_the_host() {
+    let stderr = assert_refuses(&[
+        "--webhook-allow",
+        "other.example",
+        "--webhook-url",
+        "http://127.0.0.1:9/x",
+    ]);
+    assert_contains(
+        &stderr,
+        &["\"127.0.0.1\"", "--webhook-allow", "other.example"],
+    );
+}
+
+#[test]
+fn a_webhook_url_on_an_allowed_host_starts_whatever_its_port_and_case() {
+    let mut p = Proc::start(
+        &[
+            "--port",
+            "0",
+            "--webhook-allow",
+            "other.example,LOCALHOST",
+            "--webhook-url",
+            "http://localhost:9/x",
+        ],
+        &[],
+    );
+    let addr = p.listening();
+    assert_healthy(addr);
+    p.signal("TERM");
+    assert!(p.wait_exit().success());
+}

@@ -70,6 +70,11 @@ impl Store {
         }
     }
 
+    /// The process-wide webhook hub (its pending count is logged at shutdown).
+    pub fn webhooks(&self) -> &Arc<crate::webhook::Hub> {
+        &self.webhooks
+    }
+
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
     }

@@ -1,5 +1,6 @@
 //! Reliability suite (`cargo test --test reliability`): money invariants under concurrency,
-//! idempotency, property tests against models, hostile input, and clean shutdown.
+//! idempotency, property tests against models, hostile input, clean shutdown, and webhooks to
+//! receivers that never answer.
 //!
 //! Every test prints what it did (requests sent, cases generated, violations found); see them
 //! with `cargo test --test reliability -- --nocapture`.
@@ -12,3 +13,4 @@ mod idempotency;
 mod limits;
 mod properties;
 mod shutdown;
+mod webhooks;
