@@ -180,6 +180,7 @@ pub async fn serve(
     });
     let (max_connections, shutdown_timeout) = (state.max_connections, state.shutdown_timeout);
     let open = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let webhooks = Arc::clone(state.store.webhooks());
     let edge = api::app(state);
     let mut http = hyper::server::conn::http1::Builder::new();
     // A request's headers must arrive in time, and the same timer closes a keep-alive
@@ -231,6 +232,8 @@ pub async fn serve(
             "shutdown timeout passed: {still_open} connection(s) still open were cut off"
         );
     }
+    // Deliveries still queued or retrying are not sent; say how many.
+    webhooks.log_pending_at_shutdown();
     Ok(())
 }
 

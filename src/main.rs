@@ -57,7 +57,7 @@ struct Cli {
     /// Initial test-clock time, RFC 3339 (default: now).
     #[arg(long = "start-time", env = "MASSPAY_SANDBOX_START_TIME", value_parser = clock::parse_rfc3339)]
     start_time: Option<chrono::DateTime<chrono::Utc>>,
-    /// Send webhooks only to these hosts (repeatable; default: any host).
+    /// Send webhooks only to these hosts, any port, case-insensitive (repeatable; default: any host).
     #[arg(
         long = "webhook-allow",
         env = "MASSPAY_SANDBOX_WEBHOOK_ALLOW",

@@ -25,6 +25,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::Uri;
 use dashmap::DashMap;
+
+use crate::state::hash::LazyMap;
 use hmac::{Hmac, Mac};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::connect::{
@@ -365,9 +367,10 @@ struct Job {
 pub struct TenantWebhooks {
     hub: Arc<Hub>,
     subscription: RwLock<Option<Subscription>>,
-    log: DashMap<Uuid, Delivery>,
+    /// Made on first use, like the tenant's other maps (most tenants never subscribe).
+    log: LazyMap<DashMap<Uuid, Delivery>>,
     order: Mutex<VecDeque<Uuid>>,
-    workers: DashMap<String, mpsc::UnboundedSender<Job>>,
+    workers: LazyMap<DashMap<String, mpsc::UnboundedSender<Job>>>,
 }
 
 impl TenantWebhooks {
@@ -375,9 +378,9 @@ impl TenantWebhooks {
         Arc::new(TenantWebhooks {
             hub,
             subscription: RwLock::new(None),
-            log: DashMap::new(),
+            log: LazyMap::default(),
             order: Mutex::new(VecDeque::new()),
-            workers: DashMap::new(),
+            workers: LazyMap::default(),
         })
     }
 

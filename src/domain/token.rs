@@ -83,9 +83,18 @@ impl TokenSource {
 }
 
 thread_local! {
-    /// A per-thread generator seeded from the OS once: no system call per token. Tokens need to be
-    /// unique and unguessable enough for a test double, not cryptographic.
-    static THREAD_RNG: RefCell<SmallRng> = RefCell::new(SmallRng::from_os_rng());
+    /// A per-thread generator seeded once: no system call per token. Tokens need to be unique
+    /// and unguessable enough for a test double, not cryptographic. The seed comes from std's
+    /// randomly keyed hasher (the `getrandom` system call): rand's own OS source looks that call
+    /// up dynamically, which a static binary cannot, and then needs `/dev/urandom`, which an
+    /// empty container or chroot lacks (every token then panicked).
+    static THREAD_RNG: RefCell<SmallRng> = RefCell::new(SmallRng::seed_from_u64(os_seed()));
+}
+
+/// 64 random bits from the OS, through std (see `THREAD_RNG`).
+fn os_seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::hash::RandomState::new().hash_one(std::thread::current().id())
 }
 
 /// A random (version 4) UUID from the thread's generator.
