@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use masspay_sandbox::{bind, build_state, clock, serve, Config};
 
 #[derive(Parser, Debug)]
@@ -15,6 +15,8 @@ use masspay_sandbox::{bind, build_state, clock, serve, Config};
     about = "A local, stateful simulator of MassPay's payout API"
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Address to listen on.
     #[arg(long, env = "MASSPAY_SANDBOX_HOST", default_value = "127.0.0.1")]
     host: String,
@@ -78,6 +80,16 @@ struct Cli {
     log_format: LogFormat,
 }
 
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Exit 0 if a sandbox answers GET /health with 200 within 3 s, else 1 (for a container's
+    /// HEALTHCHECK, which has no shell or curl to run).
+    Healthcheck {
+        /// The URL to check (default: http://127.0.0.1:PORT/health, PORT from --port or its env).
+        url: Option<String>,
+    },
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LogFormat {
     Text,
@@ -86,6 +98,18 @@ enum LogFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Healthcheck { url }) = &cli.command {
+        let url = url
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}/health", cli.port));
+        return match healthcheck(&url) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("masspay-sandbox healthcheck: {url}: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     init_logging(cli.log_format);
     let config = Config {
         host: cli.host,
@@ -150,6 +174,49 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// `GET` the URL over plain HTTP/1.1 and require a 200, within 3 s in all.
+fn healthcheck(url: &str) -> Result<(), String> {
+    use std::io::Read;
+    use std::net::{TcpStream, ToSocketAddrs};
+    use std::time::Duration;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or("only http:// URLs can be checked")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/health"),
+    };
+    let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    let addr = with_port
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or("the host does not resolve")?;
+    let timeout = Duration::from_secs(3);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(timeout)).ok();
+    stream.set_write_timeout(Some(timeout)).ok();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).map_err(|e| e.to_string())?;
+    match &head {
+        b"HTTP/1.1 200" | b"HTTP/1.0 200" => Ok(()),
+        other => Err(format!(
+            "answered {:?}",
+            String::from_utf8_lossy(other).trim_end()
+        )),
+    }
 }
 
 fn init_logging(format: LogFormat) {
