@@ -3,6 +3,7 @@
 
 pub mod hash;
 pub mod journal;
+pub mod sweep;
 mod tenant;
 
 use std::collections::HashSet;
@@ -26,6 +27,8 @@ pub struct Store {
     /// API keys handed out at run time (sub-accounts), accepted even with `--api-key`.
     issued_keys: ClientKeyMap<Box<str>, ()>,
     webhooks: Arc<crate::webhook::Hub>,
+    /// The tenants with a deadline coming, by when (what the 1 s sweep looks at).
+    due: Arc<sweep::DueQueue>,
 }
 
 impl Store {
@@ -44,16 +47,16 @@ impl Store {
             tenants: ClientKeyMap::default(),
             issued_keys: ClientKeyMap::default(),
             webhooks,
+            due: Arc::default(),
         }
     }
 
-    /// Persists due expiries and settlements in every tenant (and emits their webhooks).
+    /// Persists due expiries, settlements and scheduled loads (and emits their webhooks) in the
+    /// tenants that have one due — only those, each contained: see [`sweep`].
     pub fn sweep(&self) {
-        let tenants: Vec<Arc<Tenant>> =
-            self.tenants.iter().map(|t| Arc::clone(t.value())).collect();
-        for t in tenants {
-            t.sweep();
-        }
+        sweep::tick(&self.due, std::time::Instant::now(), |key| {
+            self.tenants.get(key).map(|t| Arc::clone(t.value()))
+        });
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -99,6 +102,7 @@ impl Store {
             self.seed,
             key,
             crate::webhook::TenantWebhooks::new(Arc::clone(&self.webhooks)),
+            Arc::clone(&self.due),
         )
     }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+use super::caps::Kind;
 use super::{Tenant, UserRecord};
 use crate::clock::Millis;
 use crate::domain::catalog::Catalog;
@@ -283,13 +284,18 @@ impl Tenant {
         let wallet = self.funds_wallet(user, &currency).ok_or_else(|| {
             ApiError::not_found(format!("user {}", token::format(token::USER, user)))
         })?;
+        // Everything that could refuse the load is checked before anything changes: the
+        // autopay shares it will pay out must be computable, the tenant must have room.
+        self.autopay_shares(wallet, req.amount)?;
+        self.counts.take(Kind::Loads)?;
         let id = self.tokens.next();
         match self.load_ids.entry(req.client_load_id.as_str().into()) {
             dashmap::mapref::entry::Entry::Occupied(_) => {
+                self.counts.give_back(Kind::Loads);
                 return Err(ApiError::bad_request(format!(
                     "client_load_id {:?} was already used",
                     req.client_load_id
-                )))
+                )));
             }
             dashmap::mapref::entry::Entry::Vacant(v) => {
                 v.insert(id);
@@ -324,6 +330,7 @@ impl Tenant {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert((load.time_of_load, id));
+            self.schedule(load.time_of_load);
         }
         self.emit_load(&load, webhook);
         if load.status == LoadStatus::Completed {
@@ -358,15 +365,7 @@ impl Tenant {
 
     /// Runs the scheduled loads whose time has come (from the sweep).
     pub(super) fn run_due_loads(&self, now: Millis) {
-        let due: Vec<(Millis, Uuid)> = {
-            let mut d = self
-                .load_deadlines
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            let later = d.split_off(&(now, Uuid::max()));
-            std::mem::replace(&mut *d, later).into_iter().collect()
-        };
-        for (_, id) in due {
+        while let Some(id) = super::pop_due(&self.load_deadlines, now) {
             let ran = self.loads.get_mut(&id).and_then(|mut l| {
                 (l.status == LoadStatus::Scheduled).then(|| {
                     self.run_load(&mut l);
@@ -471,29 +470,57 @@ impl Tenant {
             .emit("load", &token::format(wallet::LOAD, l.id), body, directives);
     }
 
+    /// Each autopay rule of a wallet with its share of a load of `amount` (amount × percentage
+    /// ÷ 100, rounded down to the currency's precision); a 400 if a share is not computable.
+    fn autopay_shares(
+        &self,
+        wallet: Uuid,
+        amount: Decimal,
+    ) -> ApiResult<Vec<(AutopayRule, Decimal)>> {
+        let Some(w) = self.wallets.get(&wallet).map(|w| w.clone()) else {
+            return Ok(Vec::new());
+        };
+        let precision = self.catalog.precision(&w.currency).unwrap_or(2);
+        w.autopay
+            .into_iter()
+            .map(|rule| {
+                let share = amount
+                    .checked_mul(rule.percentage)
+                    .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "amount is too large to split among the wallet's autopay rules",
+                        )
+                    })?
+                    .round_dp_with_strategy(precision, rust_decimal::RoundingStrategy::ToZero);
+                Ok((rule, share))
+            })
+            .collect()
+    }
+
     /// Pays out each autopay rule's share of a completed load from the wallet (share = amount +
     /// fee). A share that cannot go (too small, attributes missing, …) simply does not.
     fn run_autopay(&self, load: &Load) {
-        let Some(w) = self.wallets.get(&load.wallet).map(|w| w.clone()) else {
+        let Some(currency) = self.wallets.get(&load.wallet).map(|w| w.currency.clone()) else {
             return;
         };
         let Some(ci) = self
             .catalog
             .currencies
             .iter()
-            .position(|c| c.code == w.currency)
+            .position(|c| c.code == currency)
         else {
             return;
         };
-        let precision = self.catalog.currencies[ci].precision;
-        for rule in &w.autopay {
-            let share = (load.amount * rule.percentage / Decimal::ONE_HUNDRED)
-                .round_dp_with_strategy(precision, rust_decimal::RoundingStrategy::ToZero);
+        let Ok(shares) = self.autopay_shares(load.wallet, load.amount) else {
+            return;
+        };
+        for (rule, share) in shares {
             if share <= Decimal::ZERO {
                 continue;
             }
             let req = PayoutRequest {
-                source: Source::Wallet(w.id, ci as u16),
+                source: Source::Wallet(load.wallet, ci as u16),
                 payer: rule.payer,
                 destination_currency: rule.destination_currency,
                 amounts: AmountRequest {
@@ -555,16 +582,18 @@ impl Tenant {
                 req.currency
             )));
         }
+        self.counts.take(Kind::SpendBacks)?;
         let id = self.tokens.next();
         match self
             .spendback_ids
             .entry(req.client_spendback_id.as_str().into())
         {
             dashmap::mapref::entry::Entry::Occupied(_) => {
+                self.counts.give_back(Kind::SpendBacks);
                 return Err(ApiError::bad_request(format!(
                     "client_spendback_id {:?} was already used",
                     req.client_spendback_id
-                )))
+                )));
             }
             dashmap::mapref::entry::Entry::Vacant(v) => {
                 v.insert(id);
@@ -693,14 +722,18 @@ impl Tenant {
             .wallets
             .get_mut(&w.id)
             .ok_or_else(|| ApiError::not_found("wallet"))?;
-        let total: Decimal =
-            wallet.autopay.iter().map(|r| r.percentage).sum::<Decimal>() + percentage;
+        let total = wallet
+            .autopay
+            .iter()
+            .try_fold(percentage, |sum, r| sum.checked_add(r.percentage))
+            .unwrap_or(Decimal::MAX);
         if total > Decimal::ONE_HUNDRED {
             return Err(ApiError::bad_request(format!(
                 "the wallet's autopay rules would pay out {}% of each load (at most 100%)",
                 total.normalize()
             )));
         }
+        self.counts.take(Kind::AutopayRules)?;
         let rule = AutopayRule {
             id: self.tokens.next(),
             payer,
@@ -747,6 +780,7 @@ impl Tenant {
                 "autopay rule {rule_token:?} was not found"
             )));
         }
+        self.counts.give_back(Kind::AutopayRules);
         Ok(())
     }
 
@@ -812,7 +846,8 @@ impl Tenant {
         user: Uuid,
         provider: &'static str,
         status: &'static str,
-    ) -> KycSession {
+    ) -> ApiResult<KycSession> {
+        self.counts.take(Kind::KycSessions)?;
         let session = KycSession {
             provider,
             session_id: self.tokens.next(),
@@ -820,7 +855,7 @@ impl Tenant {
             status,
         };
         self.kyc.entry(user).or_default().push(session.clone());
-        session
+        Ok(session)
     }
 
     pub fn kyc_sessions(&self, user: Uuid) -> Vec<KycSession> {
@@ -845,20 +880,26 @@ impl Tenant {
         users
     }
 
-    pub fn new_subaccount(&self) -> Uuid {
+    pub fn new_subaccount(&self) -> ApiResult<Uuid> {
+        self.counts.take(Kind::SubAccounts)?;
         let id = self.tokens.next();
         self.subaccounts.insert(id, Vec::new());
-        id
+        Ok(id)
     }
 
     pub fn subaccount_exists(&self, id: Uuid) -> bool {
         self.subaccounts.contains_key(&id)
     }
 
-    pub fn add_ubo(&self, sub: Uuid) -> Option<Uuid> {
+    /// Adds a beneficial owner to a sub-account; `Ok(None)`: no such sub-account.
+    pub fn add_ubo(&self, sub: Uuid) -> ApiResult<Option<Uuid>> {
+        let Some(mut owners) = self.subaccounts.get_mut(&sub) else {
+            return Ok(None);
+        };
+        self.counts.take(Kind::BeneficialOwners)?;
         let id = self.tokens.next();
-        self.subaccounts.get_mut(&sub)?.push(id);
-        Some(id)
+        owners.push(id);
+        Ok(Some(id))
     }
 
     pub fn ubo_exists(&self, sub: Uuid, ubo: Uuid) -> bool {
