@@ -9,5 +9,6 @@ mod helpers;
 mod concurrency;
 mod hostile;
 mod idempotency;
+mod overflow;
 mod properties;
 mod shutdown;
