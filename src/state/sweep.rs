@@ -130,6 +130,37 @@ fn sweep_contained(tenant: &Tenant) {
     let _ = catch_unwind(AssertUnwindSafe(|| tenant.reschedule()));
 }
 
+/// A store on the embedded fixtures and users in it, for the state's unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::Arc;
+
+    use uuid::Uuid;
+
+    use crate::clock::ClockOrigin;
+    use crate::domain::user::{parse_profile, UserBody, UserBodyKind};
+    use crate::state::{Store, Tenant};
+
+    pub fn store() -> Store {
+        let catalog =
+            Arc::new(crate::fixtures::load(crate::fixtures::Source::Embedded).expect("fixtures"));
+        let hub = Arc::new(crate::webhook::Hub::new(Vec::new(), None).expect("hub"));
+        Store::new(catalog, ClockOrigin::new(None), None, None, hub)
+    }
+
+    /// Creates a user (a fresh e-mail) and returns its id.
+    pub fn user(t: &Tenant) -> Uuid {
+        let body: UserBody = serde_json::from_value(serde_json::json!({
+            "internal_user_id": "u1", "country": "USA", "first_name": "A", "last_name": "B",
+            "email": format!("{}@example.com", Uuid::new_v4()),
+        }))
+        .expect("body");
+        let today = crate::clock::date(t.now());
+        let (profile, _) = parse_profile(body, UserBodyKind::Create, today).expect("profile");
+        t.create_user(profile).expect("user").id
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,30 +181,10 @@ mod tests {
         assert!(q.is_empty());
     }
 
-    use crate::clock::ClockOrigin;
-    use crate::domain::user::{parse_profile, UserBody, UserBodyKind};
+    use super::test_support::{store, user};
     use crate::domain::wallet::LoadStatus;
     use crate::state::tenant_wallets::LoadRequest;
-    use crate::state::Store;
     use uuid::Uuid;
-
-    fn store() -> Store {
-        let catalog =
-            Arc::new(crate::fixtures::load(crate::fixtures::Source::Embedded).expect("fixtures"));
-        let hub = Arc::new(crate::webhook::Hub::new(Vec::new(), None).expect("hub"));
-        Store::new(catalog, ClockOrigin::new(None), None, None, hub)
-    }
-
-    fn user(t: &Tenant) -> Uuid {
-        let body: UserBody = serde_json::from_value(serde_json::json!({
-            "internal_user_id": "u1", "country": "USA", "first_name": "A", "last_name": "B",
-            "email": format!("{}@example.com", Uuid::new_v4()),
-        }))
-        .expect("body");
-        let today = crate::clock::date(t.now());
-        let (profile, _) = parse_profile(body, UserBodyKind::Create, today).expect("profile");
-        t.create_user(profile).expect("user").id
-    }
 
     /// A USD load of 10 scheduled `in_ms` ahead on the tenant's clock.
     fn scheduled_load(t: &Tenant, user: Uuid, in_ms: Millis) -> Uuid {

@@ -104,6 +104,8 @@ pub fn refusal(kind: Kind) -> ApiError {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
@@ -121,6 +123,67 @@ mod tests {
         assert_eq!(c.get(Kind::Users), 0);
         c.give_back(Kind::Users);
         assert_eq!(c.get(Kind::Users), 0);
+    }
+
+    #[test]
+    fn a_full_tenant_refuses_with_a_422_and_stores_nothing() {
+        use crate::domain::payout::{parse_payout_request, PayoutTxnBody};
+        use crate::state::sweep::test_support::{store, user};
+        use crate::state::InitiateOutcome;
+        let store = store();
+        let t = store.tenant("full").unwrap();
+        let u = user(&t);
+        // Users: a 422, no user, and the e-mail stays free.
+        t.counts.set(Kind::Users, MAX_USERS_PER_TENANT);
+        let body: crate::domain::user::UserBody = serde_json::from_value(serde_json::json!({
+            "internal_user_id": "u2", "country": "USA", "first_name": "A", "last_name": "B",
+            "email": "full@example.com",
+        }))
+        .unwrap();
+        let today = crate::clock::date(t.now());
+        let (profile, _) = crate::domain::user::parse_profile(
+            body,
+            crate::domain::user::UserBodyKind::Create,
+            today,
+        )
+        .unwrap();
+        let e = t.create_user(profile.clone()).unwrap_err();
+        assert_eq!(e.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(t.users().len(), 1);
+        t.counts.set(Kind::Users, 1);
+        assert!(t.create_user(profile).is_ok());
+        // Payouts: a 422, no payout, and the client_transfer_id stays free.
+        let catalog = Arc::clone(&t.catalog);
+        let usd = catalog
+            .funding_accounts
+            .iter()
+            .find(|a| &*a.currency == "USD")
+            .unwrap();
+        let payer = catalog
+            .payers
+            .iter()
+            .find(|p| p.currency("BTC").is_some() && p.pricing_for("USD").is_some())
+            .unwrap();
+        let request = || {
+            let body: PayoutTxnBody = serde_json::from_value(serde_json::json!({
+                "client_transfer_id": "once", "source_token": usd.token,
+                "destination_token": payer.token, "destination_currency_code": "BTC",
+                "source_amount": 10,
+            }))
+            .unwrap();
+            parse_payout_request(&catalog, body, None, |_| None).unwrap()
+        };
+        t.counts.set(Kind::Payouts, MAX_PAYOUTS_PER_TENANT);
+        let e = t
+            .initiate_payout(u, request(), None, Default::default())
+            .err()
+            .unwrap();
+        assert_eq!(e.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(t.all_payouts().is_empty());
+        t.counts.set(Kind::Payouts, 0);
+        let created = t.initiate_payout(u, request(), None, Default::default());
+        assert!(matches!(created, Ok(InitiateOutcome::Created(_))));
+        assert_eq!(t.count(Kind::Payouts), 1);
     }
 
     #[test]
