@@ -466,3 +466,61 @@ async fn metadata_deeper_than_32_levels_or_larger_than_16_kib_is_a_400() {
     assert_eq!(a.status, 200, "{}", a.text);
     assert!(a.text.contains(&nested(32)), "{}", a.text);
 }
+
+/// A refused load or spend-back opens no wallet either (a load in a currency the user has no
+/// wallet in opens one, but only when it goes through).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_load_or_spend_back_opens_no_wallet() {
+    let server = Server::start().await;
+    let app = server.tenant();
+    let user = app.create_user().await;
+    let a = app
+        .send_text(
+            Method::POST,
+            &format!("/load/{user}"),
+            &load_body("dup", "10", ""),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let before = everything(&app, &[&user]).await;
+    let btc_load = |id: &str, amount: &str| {
+        format!(r#"{{"client_load_id":"{id}","source_token":"{BTC_SOURCE}","amount":{amount}}}"#)
+    };
+    for (body, named) in [
+        (btc_load("dup", "0.1"), "client_load_id"),
+        (btc_load("big", "1e28"), "amount"),
+    ] {
+        let a = app
+            .send_text(Method::POST, &format!("/load/{user}"), &body)
+            .await;
+        assert_400_naming(&a, named, &body);
+    }
+    let spendback = format!(
+        r#"{{"client_spendback_id":"sb","source_token":"{BTC_SOURCE}","source_currency_code":"USD","amount":1}}"#
+    );
+    let a = app
+        .send_text(Method::POST, &format!("/spendback/{user}"), &spendback)
+        .await;
+    assert_400_naming(
+        &a,
+        "source_currency_code",
+        "spend-back in the wrong currency",
+    );
+    assert_eq!(everything(&app, &[&user]).await, before);
+    // Going through, the BTC load opens the user's BTC wallet.
+    let a = app
+        .send_text(
+            Method::POST,
+            &format!("/load/{user}"),
+            &btc_load("btc", "0.1"),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let wallets = app.get(&format!("/wallet/{user}")).await;
+    assert_eq!(
+        wallets.body.as_array().map(Vec::len),
+        Some(3),
+        "{}",
+        wallets.text
+    );
+}

@@ -243,6 +243,16 @@ impl Tenant {
         Some((w.id, ci))
     }
 
+    /// The user's funds wallet in `currency` if it is open already (opens nothing).
+    fn existing_funds_wallet(&self, user: Uuid, currency: &str) -> Option<Uuid> {
+        let record = self.users.get(&user)?;
+        record.wallets.iter().copied().find(|id| {
+            self.wallets
+                .get(id)
+                .is_some_and(|w| w.kind == WalletKind::UserFunds && &*w.currency == currency)
+        })
+    }
+
     /// The user's funds wallet in `currency`, opened on first use.
     fn funds_wallet(&self, user: Uuid, currency: &str) -> Option<Uuid> {
         let mut record = self.users.get_mut(&user)?;
@@ -281,12 +291,16 @@ impl Tenant {
         let currency = self.catalog.funding_accounts[req.funding]
             .currency
             .to_string();
-        let wallet = self.funds_wallet(user, &currency).ok_or_else(|| {
-            ApiError::not_found(format!("user {}", token::format(token::USER, user)))
-        })?;
-        // Everything that could refuse the load is checked before anything changes: the
-        // autopay shares it will pay out must be computable, the tenant must have room.
-        self.autopay_shares(wallet, req.amount)?;
+        let no_user = || ApiError::not_found(format!("user {}", token::format(token::USER, user)));
+        if !self.user_exists(user) {
+            return Err(no_user());
+        }
+        // Everything that could refuse the load is checked before anything changes (a wallet
+        // opened included): the autopay shares it will pay out must be computable, the
+        // client_load_id new, the tenant must have room.
+        if let Some(w) = self.existing_funds_wallet(user, &currency) {
+            self.autopay_shares(w, req.amount)?;
+        }
         self.counts.take(Kind::Loads)?;
         let id = self.tokens.next();
         match self.load_ids.entry(req.client_load_id.as_str().into()) {
@@ -301,6 +315,12 @@ impl Tenant {
                 v.insert(id);
             }
         }
+        let Some(wallet) = self.funds_wallet(user, &currency) else {
+            // Users are never removed: unreachable, but undone all the same.
+            self.load_ids.remove(req.client_load_id.as_str());
+            self.counts.give_back(Kind::Loads);
+            return Err(no_user());
+        };
         let now = self.now();
         let mut load = Load {
             id,
@@ -554,7 +574,9 @@ impl Tenant {
         webhook: Directives,
     ) -> ApiResult<SpendBack> {
         let catalog = &self.catalog;
-        let (wallet_id, funding) = if let Some(w) = self.wallet(user, &req.source_token) {
+        // The wallet named, or (for a funding account's token) the user's funds wallet in its
+        // currency, opened only once nothing can refuse the spend-back any more.
+        let (named_wallet, funding) = if let Some(w) = self.wallet(user, &req.source_token) {
             let f = catalog
                 .funding_accounts
                 .iter()
@@ -562,13 +584,12 @@ impl Tenant {
                 .ok_or_else(|| {
                     ApiError::bad_request(format!("you have no funding account in {}", w.currency))
                 })?;
-            (w.id, f)
+            (Some(w.id), f)
         } else if let Some(f) = catalog.funding_account(&req.source_token) {
-            let currency = catalog.funding_accounts[f].currency.to_string();
-            let w = self
-                .funds_wallet(user, &currency)
-                .ok_or_else(|| ApiError::not_found("user"))?;
-            (w, f)
+            if !self.user_exists(user) {
+                return Err(ApiError::not_found("user"));
+            }
+            (None, f)
         } else {
             return Err(ApiError::bad_request(format!(
                 "source_token {:?} is neither a wallet of this user nor one of your funding accounts",
@@ -599,6 +620,18 @@ impl Tenant {
                 v.insert(id);
             }
         }
+        let wallet_id = match named_wallet {
+            Some(w) => w,
+            None => match self.funds_wallet(user, currency) {
+                Some(w) => w,
+                None => {
+                    // Users are never removed: unreachable, but undone all the same.
+                    self.spendback_ids.remove(req.client_spendback_id.as_str());
+                    self.counts.give_back(Kind::SpendBacks);
+                    return Err(ApiError::not_found("user"));
+                }
+            },
+        };
         let success = {
             let mut account = self.balances[funding]
                 .write()
