@@ -52,7 +52,7 @@ impl Store {
     }
 
     /// Persists due expiries, settlements and scheduled loads (and emits their webhooks) in the
-    /// tenants that have one due — only those, each contained: see [`sweep`].
+    /// tenants that have one due — only those, each contained: see [`crate::state::sweep`].
     pub fn sweep(&self) {
         sweep::tick(&self.due, std::time::Instant::now(), |key| {
             self.tenants.get(key).map(|t| Arc::clone(t.value()))
