@@ -160,6 +160,7 @@ async fn set_balance(
             "balance must be ≥ 0 with at most {precision} decimals for {currency}"
         )));
     }
+    crate::domain::money::check_max_amount("balance", value).map_err(ApiError::bad_request)?;
     tenant.set_balance(account, value.normalize());
     Ok(json(&AvailableBalanceTxnResp {
         token: &catalog.funding_accounts[account].token,

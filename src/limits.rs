@@ -74,3 +74,54 @@ pub const MAX_INJECTED_LATENCY: Duration = Duration::from_secs(30);
 
 /// A 404 echoes at most this many bytes of the path it could not find.
 pub const MAX_ECHOED_PATH: usize = 256;
+
+// ----- amounts ------------------------------------------------------------------------------------
+
+/// The largest amount a request may carry, in any currency: 10^15 (a thousand trillion).
+/// `source_amount`, `destination_amount`, a load's or spend-back's `amount`, the `amount`,
+/// `limit` and `amount_threshold` query parameters and a balance set through
+/// `PUT /_sandbox/balance` (or a scenario file) above it are a 400 naming the field, at parse
+/// time. No real payout comes near it, and sums and products of such amounts (× an exchange rate,
+/// × 100 for the magic cents, summed over a statement) stay far inside the range of the exact
+/// decimal type (about 7.9 × 10^28): `1e28` once overflowed it and answered 500.
+pub const MAX_AMOUNT: rust_decimal::Decimal =
+    rust_decimal::Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
+
+// ----- metadata -----------------------------------------------------------------------------------
+
+/// `metadata` (users, payouts, loads, spend-backs) nests at most this deep, the object itself
+/// being level 1: serde_json's default client fails from 128 levels, Python's `json` from ~1,000,
+/// and a tenant whose stored metadata its own client cannot read back is stuck.
+pub const MAX_METADATA_DEPTH: usize = 32;
+
+/// `metadata` is at most this many bytes of JSON text as sent (16 KiB).
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+
+// ----- stored objects per tenant ------------------------------------------------------------------
+
+/// Users one tenant holds at most; creating one more is a 422 saying to reset the tenant
+/// (`POST /_sandbox/reset`) or use another API key. Wallets are bounded through it: a user has
+/// its two default wallets and at most one funds wallet per funding currency.
+pub const MAX_USERS_PER_TENANT: usize = 2_000_000;
+
+/// Payouts one tenant holds at most (NSF and DUPLICATE answers store nothing and do not count).
+pub const MAX_PAYOUTS_PER_TENANT: usize = 2_000_000;
+
+/// Of each other kind of stored object — loads, spend-backs, attribute sets, KYC sessions,
+/// autopay rules, beneficial owners — one tenant holds at most this many.
+pub const MAX_OTHER_OBJECTS_PER_TENANT: usize = 1_000_000;
+
+/// Sub-accounts one tenant creates at most (each is also an API key, hence a tenant).
+pub const MAX_SUBACCOUNTS_PER_TENANT: usize = 10_000;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn max_amount_is_ten_to_the_fifteenth() {
+        assert_eq!(
+            super::MAX_AMOUNT,
+            rust_decimal::Decimal::from(1_000_000_000_000_000u64)
+        );
+        assert_eq!(super::MAX_AMOUNT.to_string(), "1000000000000000");
+    }
+}

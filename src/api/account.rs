@@ -117,6 +117,16 @@ async fn statement(
         ));
     }
     let catalog = &tenant.catalog;
+    // Totals are summed with checked arithmetic: a sum that does not fit the decimal type is a
+    // 422, never a panic.
+    let add = |total: &mut rust_decimal::Decimal, amount: rust_decimal::Decimal| {
+        *total = total.checked_add(amount).ok_or_else(|| {
+            ApiError::Unprocessable(
+                "the period's totals are too large to write: ask for a shorter period".into(),
+            )
+        })?;
+        Ok::<(), ApiError>(())
+    };
     let mut lines = vec![
         format!("Period: {from} to {to}"),
         format!("Issued: {}", crate::clock::format(tenant.now())),
@@ -134,7 +144,7 @@ async fn statement(
             if !from_this_account || day < from || day > to {
                 continue;
             }
-            total += p.debit();
+            add(&mut total, p.debit())?;
             lines.push(format!(
                 "  {}  {}  -{} {}",
                 crate::clock::format(at),
@@ -159,7 +169,7 @@ async fn statement(
                 {
                     continue;
                 }
-                total += l.amount;
+                add(&mut total, l.amount)?;
                 lines.push(format!(
                     "  {}  {}  -{} {}",
                     crate::clock::format(l.time_of_load),
@@ -173,7 +183,7 @@ async fn statement(
                 if sb.funding != i || !sb.success || day < from || day > to {
                     continue;
                 }
-                credits += sb.amount;
+                add(&mut credits, sb.amount)?;
                 lines.push(format!(
                     "  {}  {}  +{} {}",
                     crate::clock::format(sb.created),

@@ -210,7 +210,9 @@ fn offer(
     let source_amount = match limit {
         Some(limit) => {
             let sp = catalog.precision(source_currency).unwrap_or(2);
-            let mut s = (limit - pricing.fee)
+            // A fee the limit cannot pay leaves nothing to send: no offer.
+            let mut s = limit
+                .checked_sub(pricing.fee)?
                 .round_dp_with_strategy(sp, rust_decimal::RoundingStrategy::ToZero);
             if !pricing.max_limit.is_zero() && s > pricing.max_limit {
                 s = pricing.max_limit;
@@ -238,14 +240,20 @@ fn offer(
 }
 
 /// Keeps, per delivery type and destination currency, the payer that delivers the most per unit
-/// paid (amount × rate ÷ (amount + fee)); ties go to the lower fee, then catalog order.
+/// paid (amount × rate ÷ (amount + fee)); ties go to the lower fee, then catalog order. Checked
+/// arithmetic: an offer whose value does not fit the decimal type is worth 0 here (query amounts
+/// are at most `limits::MAX_AMOUNT`, so only an extreme fixture rate gets there).
 fn keep_cheapest(catalog: &Catalog, offers: Vec<Offer>, amount: Decimal) -> Vec<Offer> {
     let mut best: HashMap<(DeliveryType, &str), (Decimal, Decimal, usize)> = HashMap::new();
     for (oi, o) in offers.iter().enumerate() {
         let payer = &catalog.payers[o.payer];
         let sent = o.source_amount.unwrap_or(amount);
         for &(ci, rate) in &o.rates {
-            let value = (sent * rate).checked_div(sent + o.fee).unwrap_or_default();
+            let value = sent
+                .checked_mul(rate)
+                .zip(sent.checked_add(o.fee))
+                .and_then(|(delivered, paid)| delivered.checked_div(paid))
+                .unwrap_or_default();
             let key = (payer.delivery_type, &*payer.currencies[ci].code);
             let better = match best.get(&key) {
                 None => true,

@@ -119,36 +119,17 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantCtx {
     }
 }
 
-/// Reads an optional boolean query parameter (`true`/`false`).
+/// Reads an optional boolean query parameter: `true`/`false`/`1`/`0`, any case (the one parser
+/// of every boolean query parameter, [`crate::domain::parse_query_bool`]).
 pub fn query_bool(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(false),
-        Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
-        Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
-        Some(v) => Err(ApiError::bad_request(format!(
-            "query parameter {name} must be true or false, not {v:?}"
-        ))),
-    }
+    crate::domain::parse_query_bool(name, value).map_err(ApiError::bad_request)
 }
 
-/// Reads an optional decimal query parameter (amounts, limits).
+/// Reads an optional amount query parameter (`amount`, `limit`, …), at most
+/// [`crate::limits::MAX_AMOUNT`] ([`crate::domain::money::parse_query_amount`]).
 pub fn query_decimal(
     name: &str,
     value: Option<&str>,
 ) -> Result<Option<rust_decimal::Decimal>, ApiError> {
-    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    let valid = v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && v.bytes().filter(|b| *b == b'.').count() <= 1;
-    let parsed = valid
-        .then(|| v.parse::<rust_decimal::Decimal>().ok())
-        .flatten()
-        .map(crate::domain::money::round_client_amount)
-        .filter(|d| *d > rust_decimal::Decimal::ZERO);
-    parsed.map(Some).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "query parameter {name} must be a positive number, not {v:?}"
-        ))
-    })
+    crate::domain::money::parse_query_amount(name, value).map_err(ApiError::bad_request)
 }

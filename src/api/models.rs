@@ -76,7 +76,10 @@ impl<'a> StoredUser<'a> {
             mobile_number: p.mobile_number.as_deref(),
             business_name: p.business_name.as_deref(),
             timezone: &u.timezone,
-            date_of_birth: p.date_of_birth.map(|d| d.to_string()),
+            date_of_birth: p
+                .date_of_birth
+                .map(|d| d.to_string())
+                .or_else(|| p.date_of_birth_blank.then(String::new)),
             metadata: p.metadata.as_deref(),
         }
     }

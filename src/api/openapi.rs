@@ -632,7 +632,7 @@ const ERRORS: &[(&str, &str)] = &[
     ("413", "The body is larger than the limit."),
     (
         "422",
-        "The Idempotency-Key was used for a different request.",
+        "The Idempotency-Key was used for a different request, or the tenant already holds the most objects of this kind it may (reset it or use another API key).",
     ),
     ("429", "Injected by the rate_limited scenario."),
     ("500", "Injected by a scenario (or a sandbox bug)."),

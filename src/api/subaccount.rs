@@ -79,7 +79,7 @@ async fn create(
         }
     }
     p.finish("sub-account", ())?;
-    let id = tenant.new_subaccount();
+    let id = tenant.new_subaccount()?;
     let api_key = format!(
         "sk_sandbox_{}",
         crate::domain::token::random_uuid().simple()
@@ -133,7 +133,7 @@ async fn add_ubo(
     }
     p.finish("beneficial owner", ())?;
     let ubo = tenant
-        .add_ubo(sub)
+        .add_ubo(sub)?
         .ok_or_else(|| ApiError::not_found("sub-account"))?;
     Ok(json(&UboResp {
         subaccount_ubo_token: token::format(UBO, ubo),

@@ -108,8 +108,12 @@ async fn tax_users(
                 crate::domain::payout::source_currency_code(&tenant.catalog, p.source) == "USD"
             })
             .filter(|p| crate::clock::date(p.created).year() == year)
-            .map(|p| p.source_amount)
-            .sum();
+            .try_fold(Decimal::ZERO, |sum, p| sum.checked_add(p.source_amount))
+            .ok_or_else(|| {
+                ApiError::Unprocessable(
+                    "a user's payouts in the tax year total more than this API can write".into(),
+                )
+            })?;
         if total > threshold {
             totals.push((i, total));
         }

@@ -138,7 +138,7 @@ fn kyc_link(
     path: &str,
 ) -> ApiResult<Response> {
     let user = user_id(tenant, user_token)?;
-    let s = tenant.start_kyc(user, provider, "Started");
+    let s = tenant.start_kyc(user, provider, "Started")?;
     Ok(json(&SessionLink {
         session_url: format!(
             "https://kyc.sandbox.masspay.invalid/{path}/{}",
@@ -208,7 +208,7 @@ async fn upload_id(
 ) -> ApiResult<Response> {
     let user = user_id(&tenant, &user_token)?;
     check_id_uploads(&items)?;
-    let s = tenant.start_kyc(user, "Au10tix", "Submitted");
+    let s = tenant.start_kyc(user, "Au10tix", "Submitted")?;
     Ok(json(&UploadResult {
         session_id: s.session_id.to_string(),
         status: s.status,

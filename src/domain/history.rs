@@ -105,10 +105,10 @@ pub fn parse(raw: HistoryQueryRaw) -> Result<HistoryQuery, ApiError> {
             )),
         }
     }
-    if let Some(v) = raw.show_all_clients.as_deref() {
-        if !matches!(v.trim(), "" | "true" | "false") {
-            p.push("query parameter show_all_clients must be true or false");
-        }
+    // Read (and refused when malformed) like every boolean query parameter; a client's only
+    // client is itself, so its value changes nothing.
+    if let Err(e) = super::parse_query_bool("show_all_clients", raw.show_all_clients.as_deref()) {
+        p.push(e);
     }
     let wallet_token = raw.wallet_token.filter(|w| !w.trim().is_empty());
     p.finish(

@@ -5,11 +5,26 @@
 pub mod attribute;
 pub mod catalog;
 pub mod history;
+pub mod metadata;
 pub mod money;
 pub mod payout;
 pub mod token;
 pub mod user;
 pub mod wallet;
+
+/// The one reading of a boolean query parameter everywhere (`include_payer_logos`,
+/// `force_status_update`, `show_all_clients`, …): `true`/`false` in any case, or `1`/`0` (what
+/// the PHP SDK sends); absent or blank is `false`. The error names the parameter.
+pub fn parse_query_bool(name: &str, value: Option<&str>) -> Result<bool, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
+        Some(v) => Err(format!(
+            "query parameter {name} must be true, false, 1 or 0, not {v:?}"
+        )),
+    }
+}
 
 /// Collects every problem of a request, so one 400 can list them all.
 #[derive(Debug, Default)]
@@ -54,6 +69,14 @@ impl Problems {
         max_len: usize,
     ) -> Option<String> {
         let v = value.filter(|v| !v.trim().is_empty())?;
+        self.max_len(name, &v, max_len);
+        Some(v)
+    }
+
+    /// An optional string field kept exactly as sent, blank included (only its length is
+    /// checked): what the client sent comes back as sent.
+    pub fn as_sent(&mut self, name: &str, value: Option<String>, max_len: usize) -> Option<String> {
+        let v = value?;
         self.max_len(name, &v, max_len);
         Some(v)
     }

@@ -187,10 +187,42 @@ pub fn parse_request_amount(name: &str, raw: &RawValue, precision: u32) -> Resul
     if d <= Decimal::ZERO {
         return Err(format!("{name} must be greater than zero"));
     }
+    check_max_amount(name, d)?;
     if !fits_precision(d, precision) {
         return Err(format!("{name} has more than {precision} decimal places"));
     }
     Ok(d)
+}
+
+/// Refuses an amount above [`MAX_AMOUNT`](crate::limits::MAX_AMOUNT); the error names the field.
+pub fn check_max_amount(name: &str, d: Decimal) -> Result<(), String> {
+    if d > crate::limits::MAX_AMOUNT {
+        return Err(format!(
+            "{name} must be at most {} (the largest amount this API accepts)",
+            crate::limits::MAX_AMOUNT
+        ));
+    }
+    Ok(())
+}
+
+/// Reads an optional amount from a query parameter (`amount`, `limit`, …): plain decimal
+/// digits, rounded like a body amount, positive and at most
+/// [`MAX_AMOUNT`](crate::limits::MAX_AMOUNT). Blank counts as absent.
+pub fn parse_query_amount(name: &str, value: Option<&str>) -> Result<Option<Decimal>, String> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let valid = v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && v.bytes().filter(|b| *b == b'.').count() <= 1;
+    let parsed = valid
+        .then(|| v.parse::<Decimal>().ok())
+        .flatten()
+        .map(round_client_amount)
+        .filter(|d| *d > Decimal::ZERO);
+    let d = parsed
+        .ok_or_else(|| format!("query parameter {name} must be a positive number, not {v:?}"))?;
+    check_max_amount(&format!("query parameter {name}"), d)?;
+    Ok(Some(d))
 }
 
 /// Serde helper for fixture files: accepts a JSON number or a numeric string, read exactly.
@@ -282,6 +314,29 @@ mod tests {
         assert_eq!(decimal_from_json_text("\"1.5\"", true).unwrap(), dec("1.5"));
         assert!(decimal_from_json_text("1e400", false).is_err());
         assert!(decimal_from_json_text("true", false).is_err());
+    }
+
+    #[test]
+    fn amounts_above_the_maximum_are_refused_naming_the_field() {
+        let raw = |t: &str| RawValue::from_string(t.to_string()).unwrap();
+        for text in ["1e28", "7.9e28", "1000000000000010", "1e16"] {
+            let e = parse_request_amount("source_amount", &raw(text), 2).unwrap_err();
+            assert!(
+                e.starts_with("source_amount must be at most"),
+                "{text}: {e}"
+            );
+        }
+        assert!(parse_request_amount("amount", &raw("1e15"), 2).is_ok());
+        assert!(parse_request_amount("amount", &raw("-1e28"), 2).is_err());
+        assert!(parse_request_amount("amount", &raw("1e400"), 2).is_err());
+        let e = parse_query_amount("amount", Some("79000000000000000000000000000")).unwrap_err();
+        assert!(e.contains("query parameter amount must be at most"), "{e}");
+        assert_eq!(
+            parse_query_amount("limit", Some(" 100 ")).unwrap(),
+            Some(dec("100"))
+        );
+        assert_eq!(parse_query_amount("limit", Some("")).unwrap(), None);
+        assert!(parse_query_amount("limit", Some("7.9e28")).is_err());
     }
 
     #[test]

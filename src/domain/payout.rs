@@ -111,9 +111,12 @@ pub struct Payout {
 }
 
 impl Payout {
-    /// What the balance is debited on a successful commit.
+    /// What the balance is debited on a successful commit. [`quote`] refuses amounts whose sum
+    /// does not fit, so this never saturates for a stored payout.
     pub fn debit(&self) -> Decimal {
-        self.source_amount + self.fee
+        self.source_amount
+            .checked_add(self.fee)
+            .unwrap_or(Decimal::MAX)
     }
 
     /// The status as of `now`: a pending quote past its expiration is cancelled, a processing
@@ -170,7 +173,7 @@ impl Magic {
 
     /// An amount is magic when amount × 100 is an integer ending in 51–54.
     pub fn of(amount: Decimal) -> Option<Magic> {
-        let cents = amount * Decimal::ONE_HUNDRED;
+        let cents = amount.checked_mul(Decimal::ONE_HUNDRED)?;
         if !cents.fract().is_zero() {
             return None;
         }
@@ -213,10 +216,20 @@ pub fn quote(
     req: AmountRequest,
 ) -> Result<Quote, ApiError> {
     let fee = pricing.fee;
+    let too_large = || ApiError::bad_request("the amount is too large to quote");
     let to_destination = |s: Decimal| {
         s.checked_mul(rate)
             .map(|d| round_to_precision(d, destination_precision))
-            .ok_or_else(|| ApiError::bad_request("amount is too large"))
+            .ok_or_else(too_large)
+    };
+    // The `limit` cap on amount + fee: the largest source amount whose sum with the fee fits it.
+    let below_limit = |limit: Decimal| {
+        limit
+            .checked_sub(fee)
+            .map(|s| {
+                s.round_dp_with_strategy(source_precision, rust_decimal::RoundingStrategy::ToZero)
+            })
+            .ok_or_else(too_large)
     };
     let (mut source, mut destination) = match (req.source_amount, req.destination_amount) {
         (Some(_), Some(_)) => {
@@ -239,10 +252,7 @@ pub fn quote(
         }
         (None, None) => match req.limit {
             Some(limit) => {
-                let s = (limit - fee).round_dp_with_strategy(
-                    source_precision,
-                    rust_decimal::RoundingStrategy::ToZero,
-                );
+                let s = below_limit(limit)?;
                 (s, to_destination(s)?)
             }
             None => {
@@ -253,12 +263,13 @@ pub fn quote(
         },
     };
     if let Some(limit) = req.limit {
-        if source + fee > limit {
-            source = (limit - fee)
-                .round_dp_with_strategy(source_precision, rust_decimal::RoundingStrategy::ToZero);
+        if source.checked_add(fee).ok_or_else(too_large)? > limit {
+            source = below_limit(limit)?;
             destination = to_destination(source)?;
         }
     }
+    // The commit debits source + fee: it must be a number too.
+    source.checked_add(fee).ok_or_else(too_large)?;
     if source <= Decimal::ZERO {
         return Err(ApiError::bad_request(format!(
             "the amount left after the fee of {} is not positive",
@@ -526,7 +537,15 @@ pub fn parse_payout_request(
     let client_transfer_id = p.optional("client_transfer_id", body.client_transfer_id, 50);
     let metadata = match body.metadata {
         None => None,
-        Some(raw) => normalise_metadata(raw, &mut p),
+        Some(raw) => {
+            normalise_metadata(raw, &mut p).filter(|m| match super::metadata::problem(m.get()) {
+                None => true,
+                Some(problem) => {
+                    p.push(problem);
+                    false
+                }
+            })
+        }
     };
     let auto_commit = body.auto_commit.unwrap_or(false);
     if auto_commit {
@@ -683,6 +702,90 @@ mod tests {
             }
         )
         .is_err());
+    }
+
+    #[test]
+    fn amounts_that_would_overflow_are_a_400_not_a_panic() {
+        let huge = Decimal::MAX;
+        assert_eq!(Magic::of(huge), None);
+        let no_max = Pricing {
+            max_limit: Decimal::ZERO,
+            ..pricing()
+        };
+        for (rate, req) in [
+            (
+                "17.052",
+                AmountRequest {
+                    source_amount: Some(huge),
+                    limit: Some(d("100")),
+                    ..Default::default()
+                },
+            ),
+            (
+                "17.052",
+                AmountRequest {
+                    source_amount: Some(huge),
+                    ..Default::default()
+                },
+            ),
+            (
+                "0.00001052",
+                AmountRequest {
+                    destination_amount: Some(huge),
+                    ..Default::default()
+                },
+            ),
+        ] {
+            let e = quote(&no_max, d(rate), 2, 2, req).unwrap_err();
+            assert_eq!(e.status(), axum::http::StatusCode::BAD_REQUEST, "{req:?}");
+        }
+        // Rate 1 (same currency): Decimal::MAX + fee does not fit either.
+        let e = quote(
+            &no_max,
+            Decimal::ONE,
+            2,
+            2,
+            AmountRequest {
+                source_amount: Some(huge),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.status(), axum::http::StatusCode::BAD_REQUEST);
+        let p = Payout {
+            source_amount: huge,
+            fee: d("2.99"),
+            ..payout_for_tests()
+        };
+        assert_eq!(p.debit(), Decimal::MAX);
+    }
+
+    fn payout_for_tests() -> Payout {
+        Payout {
+            id: Uuid::nil(),
+            user: Uuid::nil(),
+            payer: 0,
+            source: Source::Account(0),
+            destination_currency: 0,
+            source_amount: d("1"),
+            destination_amount: d("1"),
+            exchange_rate: d("1"),
+            fee: d("0"),
+            created: 0,
+            seq: 0,
+            expiration: 0,
+            estimated_availability: 0,
+            status: PayoutStatus::Pending,
+            status_reason: None,
+            client_transfer_id: None,
+            metadata: None,
+            attr_set: None,
+            pickup_code: None,
+            magic: None,
+            requested_amount: d("1"),
+            notify_user: false,
+            committed_at: None,
+        }
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct UserProfile {
     pub mobile_number: Option<String>,
     pub business_name: Option<String>,
     pub date_of_birth: Option<NaiveDate>,
+    /// `date_of_birth` was sent blank (`""`): answers echo `""`, as sent.
+    pub date_of_birth_blank: bool,
     /// The client's JSON object as sent (kept as text: a parsed map costs ~600 bytes a user).
     pub metadata: Option<Box<RawValue>>,
     pub notify_user: bool,
@@ -155,37 +157,47 @@ pub fn parse_profile(
         p.push("internal_user_id may contain only letters, digits and + , - . / _ ~");
     }
     let update = kind == UserBodyKind::Update;
+    // Optional fields come back as sent, blank ones included (the guide's `"middle_name": ""`).
     let field = |p: &mut Problems, name: &str, v: Option<String>| {
         if update {
             Some(p.required(name, v, NAME_MAX))
         } else {
-            p.optional(name, v, NAME_MAX)
+            p.as_sent(name, v, NAME_MAX)
         }
     };
     let address1 = field(&mut p, "address1", body.address1);
     let city = field(&mut p, "city", body.city);
     let state_province = field(&mut p, "state_province", body.state_province);
     let postal_code = field(&mut p, "postal_code", body.postal_code);
-    let address2 = p.optional("address2", body.address2, NAME_MAX);
+    let address2 = p.as_sent("address2", body.address2, NAME_MAX);
     let country = p.required("country", body.country, 3);
     let alpha3 = country.len() == 3 && country.bytes().all(|b| b.is_ascii_uppercase());
     if !country.is_empty() && !alpha3 {
         p.push("country must be an ISO 3166-1 alpha-3 code such as USA or MEX");
     }
     let first_name = p.required("first_name", body.first_name, NAME_MAX);
-    let middle_name = p.optional("middle_name", body.middle_name, NAME_MAX);
+    let middle_name = p.as_sent("middle_name", body.middle_name, NAME_MAX);
     let last_name = p.required("last_name", body.last_name, NAME_MAX);
     let email = p.required("email", body.email, NAME_MAX);
+    if !email.trim().is_empty() && !is_email(&email) {
+        p.push(format!(
+            "email must be an address shaped local@domain.tld (no spaces, one @, a dot in the domain), not {email:?}"
+        ));
+    }
     let language = p
-        .optional("language", body.language, 16)
+        .as_sent("language", body.language, 16)
         .unwrap_or_else(|| "en".into());
-    let mobile_number = p.optional("mobile_number", body.mobile_number, 20);
-    if let Some(m) = &mobile_number {
+    let mobile_number = p.as_sent("mobile_number", body.mobile_number, 20);
+    if let Some(m) = mobile_number.as_deref().filter(|m| !m.trim().is_empty()) {
         if !m.bytes().all(|b| b.is_ascii_digit()) {
             p.push("mobile_number must contain digits only");
         }
     }
-    let business_name = p.optional("business_name", body.business_name, NAME_MAX);
+    let business_name = p.as_sent("business_name", body.business_name, NAME_MAX);
+    let date_of_birth_blank = body
+        .date_of_birth
+        .as_deref()
+        .is_some_and(|d| d.trim().is_empty());
     let date_of_birth = match p.optional("date_of_birth", body.date_of_birth, 10) {
         None => None,
         Some(text) => match parse_iso_date(&text) {
@@ -203,7 +215,15 @@ pub fn parse_profile(
     };
     let metadata = match body.metadata {
         None => None,
-        Some(raw) if raw.get().trim_start().starts_with('{') => Some(raw),
+        Some(raw) if raw.get().trim_start().starts_with('{') => {
+            match super::metadata::problem(raw.get()) {
+                None => Some(raw),
+                Some(problem) => {
+                    p.push(problem);
+                    None
+                }
+            }
+        }
         Some(_) => {
             p.push("metadata must be a JSON object");
             None
@@ -225,10 +245,28 @@ pub fn parse_profile(
         mobile_number,
         business_name,
         date_of_birth,
+        date_of_birth_blank,
         metadata,
         notify_user: body.notify_user.unwrap_or(false),
     };
     p.finish("user", (profile, status))
+}
+
+/// Is `text` shaped like an e-mail address, `local@domain.tld`: no whitespace or control
+/// characters, exactly one `@` with something before it, and a domain of at least two non-empty
+/// dot-separated labels? (Deliberately no more: MassPay's own check is not published, and every
+/// real address passes this one.)
+pub fn is_email(text: &str) -> bool {
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && domain.split('.').all(|label| !label.is_empty())
 }
 
 fn age_on(born: NaiveDate, today: NaiveDate) -> i32 {
@@ -301,6 +339,60 @@ mod tests {
                 "{f} missing from {details:?}"
             );
         }
+    }
+
+    #[test]
+    fn e_mail_addresses_must_be_shaped_local_at_domain_dot_tld() {
+        for ok in [
+            "jdoe@gmail.com",
+            "a@b.c",
+            "jdoe+ci-1@mail.example.co.uk",
+            "o'brien@example.org",
+        ] {
+            assert!(is_email(ok), "{ok}");
+        }
+        for bad in [
+            "not-an-email",
+            "",
+            "@example.com",
+            "jdoe@",
+            "jdoe@localhost",
+            "jdoe@@example.com",
+            "j@doe@example.com",
+            "jdoe@example..com",
+            "jdoe@.example.com",
+            "jdoe@example.com.",
+            "j doe@example.com",
+            "jdoe@example.com ",
+            " jdoe@example.com",
+            "jdoe@exa\tmple.com",
+            "jdoe@exam\u{0}ple.com",
+        ] {
+            assert!(!is_email(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn optional_fields_keep_blank_values_as_sent() {
+        let body = UserBody {
+            internal_user_id: Some("a".into()),
+            country: Some("USA".into()),
+            first_name: Some("A".into()),
+            middle_name: Some("".into()),
+            last_name: Some("B".into()),
+            email: Some("a@b.co".into()),
+            address2: Some("".into()),
+            mobile_number: Some("".into()),
+            date_of_birth: Some("".into()),
+            ..Default::default()
+        };
+        let (profile, _) = parse_profile(body, UserBodyKind::Create, today()).unwrap();
+        assert_eq!(profile.middle_name.as_deref(), Some(""));
+        assert_eq!(profile.address2.as_deref(), Some(""));
+        assert_eq!(profile.mobile_number.as_deref(), Some(""));
+        assert_eq!(profile.date_of_birth, None);
+        assert!(profile.date_of_birth_blank);
+        assert_eq!(profile.address1, None);
     }
 
     #[test]

@@ -183,7 +183,16 @@ pub fn metadata_object(
 ) -> Option<Box<RawValue>> {
     match v {
         None | Some(serde_json::Value::Null) => None,
-        Some(v @ serde_json::Value::Object(_)) => serde_json::value::to_raw_value(&v).ok(),
+        Some(v @ serde_json::Value::Object(_)) => {
+            let raw = serde_json::value::to_raw_value(&v).ok()?;
+            match super::metadata::problem(raw.get()) {
+                None => Some(raw),
+                Some(problem) => {
+                    p.push(problem);
+                    None
+                }
+            }
+        }
         Some(_) => {
             p.push("metadata must be a JSON object");
             None

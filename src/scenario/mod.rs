@@ -571,6 +571,15 @@ fn parse(
                         format!("must be ≥ 0 with at most {p} decimals"),
                     ));
                 }
+                if b.balance > crate::limits::MAX_AMOUNT {
+                    return Err(fail(
+                        format!("{rule}.then.balance.balance"),
+                        format!(
+                            "must be at most {} (the largest amount the sandbox handles)",
+                            crate::limits::MAX_AMOUNT
+                        ),
+                    ));
+                }
                 Some((account, b.balance))
             }
         };

@@ -3,6 +3,7 @@
 
 pub mod hash;
 pub mod journal;
+pub mod sweep;
 mod tenant;
 
 use std::collections::HashSet;
@@ -29,6 +30,8 @@ pub struct Store {
     webhooks: Arc<crate::webhook::Hub>,
     /// Tenants held at most (`--max-tenants`).
     max_tenants: usize,
+    /// The tenants with a deadline coming, by when (what the 1 s sweep looks at).
+    due: Arc<sweep::DueQueue>,
 }
 
 /// Why an API key gets no tenant.
@@ -58,16 +61,16 @@ impl Store {
             issued_keys: ClientKeyMap::default(),
             webhooks,
             max_tenants,
+            due: Arc::default(),
         }
     }
 
-    /// Persists due expiries and settlements in every tenant (and emits their webhooks).
+    /// Persists due expiries, settlements and scheduled loads (and emits their webhooks) in the
+    /// tenants that have one due — only those, each contained: see [`crate::state::sweep`].
     pub fn sweep(&self) {
-        let tenants: Vec<Arc<Tenant>> =
-            self.tenants.iter().map(|t| Arc::clone(t.value())).collect();
-        for t in tenants {
-            t.sweep();
-        }
+        sweep::tick(&self.due, std::time::Instant::now(), |key| {
+            self.tenants.get(key).map(|t| Arc::clone(t.value()))
+        });
     }
 
     /// The process-wide webhook hub (its pending count is logged at shutdown).
@@ -122,6 +125,7 @@ impl Store {
             self.seed,
             key,
             crate::webhook::TenantWebhooks::new(Arc::clone(&self.webhooks)),
+            Arc::clone(&self.due),
         )
     }
 }

@@ -4,6 +4,7 @@
 //! Lock order, everywhere: a payout entry, then a balance. Nothing here awaits while holding one.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::hash::{ClientKeyMap, FastMap, LazyMap};
@@ -26,7 +27,10 @@ use crate::webhook::{Directives, TenantWebhooks};
 
 pub use crate::domain::payout::PayoutRequest;
 
+pub mod caps;
 pub mod wallets;
+
+use caps::Kind;
 
 /// (user, payer index, index of the destination currency in the payer's list).
 pub type AttrKey = (Uuid, u32, u16);
@@ -43,7 +47,7 @@ struct UserRecord {
 }
 
 pub struct Tenant {
-    key: Box<str>,
+    key: Arc<str>,
     pub catalog: Arc<Catalog>,
     pub clock: TenantClock,
     tokens: TokenSource,
@@ -73,6 +77,16 @@ pub struct Tenant {
     deadlines: Mutex<BTreeSet<(Millis, Uuid)>>,
     /// When scheduled loads run.
     load_deadlines: Mutex<BTreeSet<(Millis, Uuid)>>,
+    /// The store's due queue, where this tenant registers its earliest deadline.
+    due: Arc<super::sweep::DueQueue>,
+    /// The deadline (on this clock) this tenant last registered in `due`; `Millis::MAX`: none.
+    /// A later deadline needs no registration: the sweep of the earlier one registers the next.
+    registered: AtomicI64,
+    /// How many objects of each capped kind this tenant holds.
+    counts: caps::Counts,
+    /// Unit tests make a tenant's sweep panic with this, to show the sweeper survives it.
+    #[cfg(test)]
+    pub(crate) panic_in_sweep: std::sync::atomic::AtomicBool,
     pub idempotency: crate::idempotency::IdempotencyStore,
     /// How many calls matched each (scenario, rule) so far, for `nth`/`first` conditions.
     scenario_calls: LazyMap<FastMap<(String, usize), u64>>,
@@ -96,6 +110,7 @@ impl Tenant {
         seed: Option<u64>,
         key: &str,
         webhooks: Arc<TenantWebhooks>,
+        due: Arc<super::sweep::DueQueue>,
     ) -> Self {
         let balances = catalog
             .funding_accounts
@@ -125,6 +140,11 @@ impl Tenant {
             webhooks,
             deadlines: Mutex::new(BTreeSet::new()),
             load_deadlines: Mutex::new(BTreeSet::new()),
+            due,
+            registered: AtomicI64::new(Millis::MAX),
+            counts: caps::Counts::default(),
+            #[cfg(test)]
+            panic_in_sweep: Default::default(),
             idempotency: Default::default(),
             scenario_calls: LazyMap::default(),
             scenarios: RwLock::new(Vec::new()),
@@ -144,6 +164,12 @@ impl Tenant {
     /// The API key this tenant belongs to.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The API key as logs show it: its first characters and its length, never all of it.
+    pub fn key_hint(&self) -> String {
+        let head: String = self.key.chars().take(4).collect();
+        format!("{head}… ({} bytes)", self.key.len())
     }
 
     /// Counts one more call matching a scenario rule; returns its 1-based number.
@@ -196,13 +222,15 @@ impl Tenant {
     // ----- users ----------------------------------------------------------------------------
 
     pub fn create_user(&self, profile: UserProfile) -> ApiResult<Arc<User>> {
+        self.counts.take(Kind::Users)?;
         let id = self.tokens.next();
         match self.emails.entry(profile.email_key()) {
             Entry::Occupied(_) => {
+                self.counts.give_back(Kind::Users);
                 return Err(ApiError::bad_request(format!(
                     "email {:?} is already used by another user",
                     profile.email
-                )))
+                )));
             }
             Entry::Vacant(v) => {
                 v.insert(id);
@@ -377,6 +405,7 @@ impl Tenant {
                 check_token(None)?;
                 let merged =
                     attribute::merge_and_validate(&self.catalog, &requirements, None, values)?;
+                self.counts.take(Kind::AttributeSets)?;
                 let id = self.tokens.next();
                 v.insert(AttrSet { id, values: merged });
                 Ok(id)
@@ -480,6 +509,7 @@ impl Tenant {
                         p.status_reason = Some("Insufficient funds".into());
                         return Ok(InitiateOutcome::InsufficientFunds(p));
                     }
+                    self.counts.take(Kind::Payouts)?;
                     v.insert(id);
                 }
             },
@@ -489,6 +519,7 @@ impl Tenant {
                     p.status_reason = Some("Insufficient funds".into());
                     return Ok(InitiateOutcome::InsufficientFunds(p));
                 }
+                self.counts.take(Kind::Payouts)?;
             }
         }
         self.payouts.insert(id, p.clone());
@@ -659,19 +690,50 @@ impl Tenant {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert((at, id));
+        // After the insertion: a sweep that resets `registered` then sees it in the list.
+        self.schedule(at);
     }
 
-    /// Persists the expiries and settlements that are due on this tenant's clock, emitting a
-    /// webhook for each (called each second, and after the clock is advanced).
+    /// Makes sure the store's sweep visits this tenant by `at` (on this tenant's clock).
+    fn schedule(&self, at: Millis) {
+        if self.registered.fetch_min(at, Ordering::SeqCst) <= at {
+            return; // something at or before `at` is queued already
+        }
+        self.due
+            .register(&self.key, super::sweep::wall_moment(at, self.now()));
+    }
+
+    /// Registers this tenant's earliest pending deadline (payout or scheduled load) afresh.
+    pub fn reschedule(&self) {
+        let first = |d: &Mutex<BTreeSet<(Millis, Uuid)>>| {
+            d.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .first()
+                .map(|(at, _)| *at)
+        };
+        let next = [first(&self.deadlines), first(&self.load_deadlines)]
+            .into_iter()
+            .flatten()
+            .min();
+        if let Some(at) = next {
+            self.schedule(at);
+        }
+    }
+
+    /// Persists the expiries, settlements and scheduled loads that are due on this tenant's
+    /// clock, emitting a webhook for each (from the store's sweep, and after the clock is
+    /// advanced), then registers the next deadline with the store. Each deadline is taken off
+    /// its list before it is handled: if handling one panics, that one is not retried.
     pub fn sweep(&self) {
+        // Whatever the queue held for this tenant is being handled now.
+        self.registered.store(Millis::MAX, Ordering::SeqCst);
+        #[cfg(test)]
+        if self.panic_in_sweep.load(Ordering::SeqCst) {
+            panic!("a test made this tenant's sweep panic");
+        }
         let now = self.now();
         self.run_due_loads(now);
-        let due: Vec<(Millis, Uuid)> = {
-            let mut d = self.deadlines.lock().unwrap_or_else(|p| p.into_inner());
-            let later = d.split_off(&(now, Uuid::max()));
-            std::mem::replace(&mut *d, later).into_iter().collect()
-        };
-        for (_, id) in due {
+        while let Some(id) = pop_due(&self.deadlines, now) {
             let changed = self
                 .payouts
                 .get_mut(&id)
@@ -680,6 +742,12 @@ impl Tenant {
                 self.emit_payout(&p, Directives::default());
             }
         }
+        self.reschedule();
+    }
+
+    /// How many objects of a capped kind this tenant holds.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.counts.get(kind)
     }
 
     /// Emits the `payout` webhook event for a payout's current status (if anyone listens).
@@ -694,5 +762,15 @@ impl Tenant {
             body,
             directives,
         );
+    }
+}
+
+/// Takes the earliest entry due at `now` off a deadline list.
+fn pop_due(list: &Mutex<BTreeSet<(Millis, Uuid)>>, now: Millis) -> Option<Uuid> {
+    let mut d = list.lock().unwrap_or_else(|p| p.into_inner());
+    if d.first().is_some_and(|(at, _)| *at <= now) {
+        d.pop_first().map(|(_, id)| id)
+    } else {
+        None
     }
 }

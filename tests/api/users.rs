@@ -412,3 +412,189 @@ async fn lookup_without_enough_parameters_is_400() {
         assert_error(&a, 400);
     }
 }
+
+// ----- what MassPay answers as sent, and refuses -----------------------------------------------
+
+/// The seed guide's user with every optional field the guide leaves empty sent as `""`.
+fn blank_optionals(email: &str) -> Value {
+    let mut body = seed_user(email);
+    for field in [
+        "middle_name",
+        "address2",
+        "business_name",
+        "mobile_number",
+        "date_of_birth",
+    ] {
+        body[field] = json!("");
+    }
+    body
+}
+
+/// Every field of `sent` is in `answer` with the same value.
+fn assert_echoed(sent: &Value, answer: &Answer, context: &str) {
+    for (field, value) in sent.as_object().unwrap() {
+        if field == "status" {
+            continue;
+        }
+        assert_eq!(
+            &answer.body[field], value,
+            "{context}: {field} is not as sent: {}",
+            answer.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_field_sent_comes_back_as_sent_empty_strings_included() {
+    let app = TestApp::spawn().await;
+    for prefix in ["", "/v1.0.0/payout"] {
+        // The guide's own body: `"middle_name": ""` comes back as `""`.
+        let guide = seed_user(&format!("guide{}@example.com", prefix.len()));
+        let a = app.post(&format!("{prefix}/user"), guide.clone()).await;
+        assert_eq!(a.status, 200, "{prefix}: {}", a.text);
+        assert_eq!(a.body["middle_name"], "", "{prefix}: {}", a.text);
+        assert_echoed(&guide, &a, &format!("{prefix} create"));
+
+        let sent = blank_optionals(&format!("blank{}@example.com", prefix.len()));
+        let a = app.post(&format!("{prefix}/user"), sent.clone()).await;
+        assert_eq!(a.status, 200, "{prefix}: {}", a.text);
+        assert_echoed(&sent, &a, &format!("{prefix} create"));
+        let token = a.body["user_token"].as_str().unwrap().to_string();
+        let got = app.get(&format!("{prefix}/user/{token}")).await;
+        assert_echoed(&sent, &got, &format!("{prefix} get"));
+        assert_eq!(got.body, a.body);
+
+        let mut update = update_body(&format!("upd{}@example.com", prefix.len()), "ACTIVE");
+        update["middle_name"] = json!("");
+        update["address2"] = json!("");
+        let a = app
+            .put(&format!("{prefix}/user/{token}"), Some(update.clone()))
+            .await;
+        assert_eq!(a.status, 200, "{prefix}: {}", a.text);
+        assert_echoed(&update, &a, &format!("{prefix} update"));
+        let got = app.get(&format!("{prefix}/user/{token}")).await;
+        assert_echoed(&update, &got, &format!("{prefix} get after update"));
+    }
+    // A field not sent is not invented.
+    let a = create(
+        &app,
+        json!({"internal_user_id": "4324-rOzk", "country": "USA", "first_name": "John",
+               "last_name": "Doe", "email": "bare@example.com"}),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert!(a.body.get("middle_name").is_none(), "{}", a.text);
+}
+
+#[tokio::test]
+async fn an_e_mail_not_shaped_local_at_domain_dot_tld_is_a_400_naming_email() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user().await;
+    let state = |app: &TestApp| {
+        let app = app.clone();
+        async move { app.get("/_sandbox/state").await.body["users"].clone() }
+    };
+    let before = state(&app).await;
+    for prefix in ["", "/v1.0.0/payout"] {
+        for bad in [
+            "not-an-email",
+            "jdoe@gmail",
+            "@gmail.com",
+            "jdoe@",
+            "jdoe@@gmail.com",
+            "jdoe@gm@il.com",
+            "jdoe@gmail..com",
+            "jdoe@.gmail.com",
+            "jdoe@gmail.com.",
+            "j doe@gmail.com",
+            "jdoe@gmail.com ",
+            "jdoe@gmail.com\n",
+        ] {
+            let a = app.post(&format!("{prefix}/user"), seed_user(bad)).await;
+            let details = assert_error(&a, 400);
+            assert!(
+                details.iter().any(|d| d.starts_with("email")),
+                "{prefix} create {bad:?}: {details:?}"
+            );
+            let a = app
+                .put(
+                    &format!("{prefix}/user/{user}"),
+                    Some(update_body(bad, "ACTIVE")),
+                )
+                .await;
+            let details = assert_error(&a, 400);
+            assert!(
+                details.iter().any(|d| d.starts_with("email")),
+                "{prefix} update {bad:?}: {details:?}"
+            );
+        }
+    }
+    // Nothing was stored or changed.
+    assert_eq!(state(&app).await, before);
+    // Real addresses pass, plus-addressing and sub-domains included.
+    for good in [
+        "jdoe+ci@mail.example.co.uk",
+        "o'brien@example.org",
+        "x@y.io",
+    ] {
+        let a = app.post("/user", seed_user(good)).await;
+        assert_eq!(a.status, 200, "{good}: {}", a.text);
+        assert_eq!(a.body["email"], good);
+    }
+}
+
+#[tokio::test]
+async fn boolean_query_parameters_take_true_false_1_and_0_in_any_case() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user().await;
+    app.store_btc_wallet(&user).await;
+    let payout = app.pending_btc_payout(&user, "20").await;
+    let history_v0 = format!("/user/{user}/history?number_of_records=10&page=1&show_all_clients=");
+    let history_v1 =
+        format!("/v1.0.0/payout/user/{user}/history?number_of_records=10&page=1&show_all_clients=");
+    let logos = "/country/MEX?include_payer_logos=".to_string();
+    let cheapest = "/country/MEX/cheapest?amount=200&include_payer_logos=".to_string();
+    let list = format!("/payout/{user}?include_payer_logos=");
+    let status = format!("/payout/{user}/{payout}?force_status_update=");
+    let logo = format!("/payout/{user}/{payout}?include_payer_logo=");
+    let alternatives = format!("/service/{BTC_DESTINATION}/alternatives?include_payer_logos=");
+    let routes = [
+        history_v0,
+        history_v1,
+        logos,
+        cheapest,
+        list,
+        status,
+        logo,
+        alternatives,
+    ];
+    for route in &routes {
+        // `0` is what the PHP SDK for 0.1.4 sends on every history call.
+        for value in ["0", "1", "true", "false", "True", "FALSE", ""] {
+            let a = app.get(&format!("{route}{value}")).await;
+            assert_eq!(a.status, 200, "{route}{value}: {}", a.text);
+        }
+        let name = route
+            .rsplit_once('?')
+            .map(|(_, q)| q.rsplit('&').next().unwrap().trim_end_matches('='))
+            .unwrap();
+        for value in ["maybe", "2", "yes", "-1", "truee"] {
+            let a = app.get(&format!("{route}{value}")).await;
+            let details = assert_error(&a, 400);
+            assert_mentions(&details, &[name]);
+        }
+    }
+    // The value is read, not just accepted: logos come with 1 and not with 0.
+    let with = app.get("/country/MEX?include_payer_logos=1").await;
+    let without = app.get("/country/MEX?include_payer_logos=0").await;
+    assert_ne!(
+        with.body["companies"][0]["company_logo"], "",
+        "{}",
+        with.text
+    );
+    assert_eq!(
+        without.body["companies"][0]["company_logo"], "",
+        "{}",
+        without.text
+    );
+}

@@ -1072,6 +1072,9 @@ fn fuzz_routes() -> Vec<(Method, String, Option<String>)> {
     let payout = format!(
         r#"{{"client_transfer_id":"fz-1","source_currency_code":"USD","destination_currency_code":"BTC","source_token":"{USD_SOURCE}","destination_token":"{BTC_DESTINATION}","source_amount":100.5,"metadata":{{"group_id":541}}}}"#
     );
+    let load = format!(
+        r#"{{"client_load_id":"fz-load","source_token":"{USD_SOURCE}","amount":10,"metadata":{{"group_id":541}}}}"#
+    );
     let v0: Vec<(Method, &'static str, Option<String>)> = vec![
         (Method::GET, "/v0.1.4/account/balance", None),
         (Method::POST, "/v0.1.4/user", Some(user)),
@@ -1093,6 +1096,7 @@ fn fuzz_routes() -> Vec<(Method, String, Option<String>)> {
         (Method::GET, "/v0.1.4/attribute/{u}/{d}/{c}", None),
         (Method::POST, "/v0.1.4/attribute/{u}/{d}/{c}", Some(attrs)),
         (Method::POST, "/v0.1.4/payout/{u}", Some(payout)),
+        (Method::POST, "/v0.1.4/load/{u}", Some(load)),
         (Method::GET, "/v0.1.4/payout/{u}", None),
         (Method::PUT, "/v0.1.4/payout/{u}/{p}", None),
         (Method::GET, "/v0.1.4/payout/{u}/{p}", None),
@@ -1141,15 +1145,51 @@ fn fuzz_routes() -> Vec<(Method, String, Option<String>)> {
         }
         all.push((m, t.to_string(), b));
     }
+    // 1.0.0's auto-committing initiate (same currency): its amount is read before the handler,
+    // for the magic cents of the commit it is.
+    all.push((
+        Method::POST,
+        "/v1.0.0/payout/{u}".into(),
+        Some(format!(
+            r#"{{"client_transfer_id":"fz-ac","destination_currency_code":"BTC","source_token":"{BTC_SOURCE}","destination_token":"{BTC_DESTINATION}","source_amount":0.001,"auto_commit":true}}"#
+        )),
+    ));
     all
+}
+
+/// Amounts past the sandbox's maximum (10^15) and past rust_decimal's range: each once
+/// overflowed exact decimal arithmetic and answered 500.
+const OVERFLOW_AMOUNTS: [&str; 6] = [
+    "1e28",
+    "7.9e28",
+    "-1e28",
+    "1e400",
+    "79000000000000000000000000000",
+    "1e27",
+];
+
+/// `metadata` values past its limits (32 levels, 16 KiB): nested objects, nested arrays inside
+/// an object, and a wide one.
+fn deep_metadata(rng: &mut Rng) -> String {
+    match rng.below(3) {
+        0 => {
+            let n = rng.range(33, 400) as usize;
+            format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n))
+        }
+        1 => {
+            let n = rng.range(33, 20_000) as usize;
+            format!("{{\"a\":{}{}}}", "[".repeat(n), "]".repeat(n))
+        }
+        _ => format!("{{\"a\":\"{}\"}}", "w".repeat(17 * 1024)),
+    }
 }
 
 /// A JSON value of a type a field does not expect, or a hostile one.
 fn junk_value(rng: &mut Rng) -> String {
     let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
     let long = format!("\"{}\"", "w".repeat(10_000));
-    let choices: Vec<String> = vec![
-        "1e400".into(),
+    let mut choices: Vec<String> = vec![
+        deep_metadata(rng),
         "-1".into(),
         "0".into(),
         "-0".into(),
@@ -1169,6 +1209,7 @@ fn junk_value(rng: &mut Rng) -> String {
         "[1,{\"a\":[null]}]".into(),
         "0.000000000000000000000000001".into(),
     ];
+    choices.extend(OVERFLOW_AMOUNTS.iter().map(|a| a.to_string()));
     rng.pick(&choices).clone()
 }
 
@@ -1205,7 +1246,33 @@ fn junk_body(rng: &mut Rng) -> Vec<u8> {
 /// Corrupts a valid JSON body.
 fn mutate_body(rng: &mut Rng, valid: &str) -> Vec<u8> {
     let mut b = valid.as_bytes().to_vec();
-    match rng.below(5) {
+    match rng.below(7) {
+        5 => {
+            // An amount past the maximum in whichever amount field the body has (or adds one).
+            if let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(valid) {
+                let fields = ["source_amount", "destination_amount", "amount", "balance"];
+                let k = fields
+                    .iter()
+                    .find(|f| m.contains_key(**f))
+                    .unwrap_or_else(|| rng.pick(&fields));
+                m.insert(k.to_string(), json!("__JUNK__"));
+                let amount = *rng.pick(&OVERFLOW_AMOUNTS);
+                b = Value::Object(m)
+                    .to_string()
+                    .replace("\"__JUNK__\"", amount)
+                    .into_bytes();
+            }
+        }
+        6 => {
+            // `metadata` past its limits.
+            if let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(valid) {
+                m.insert("metadata".into(), json!("__JUNK__"));
+                b = Value::Object(m)
+                    .to_string()
+                    .replace("\"__JUNK__\"", &deep_metadata(rng))
+                    .into_bytes();
+            }
+        }
         0 => {
             let at = rng.below(b.len() as u64) as usize;
             b.truncate(at);
@@ -1387,6 +1454,9 @@ fn generate(rng: &mut Rng, ctx: &FuzzCtx, routes: &[(Method, String, Option<Stri
             "amount=%ff",
             "amount=0",
             "amount=99999999999999999999999999999999",
+            "amount=79000000000000000000000000000",
+            "amount=1000000000000010",
+            "limit=10000000000000000000000000000",
             "limit=-1",
             "limit=abc",
             "limit=1e400",

@@ -11,6 +11,7 @@ mod concurrency;
 mod hostile;
 mod idempotency;
 mod limits;
+mod overflow;
 mod properties;
 mod shutdown;
 mod webhooks;

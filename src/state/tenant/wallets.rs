@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+use super::caps::Kind;
 use super::{Tenant, UserRecord};
 use crate::clock::Millis;
 use crate::domain::catalog::Catalog;
@@ -242,6 +243,16 @@ impl Tenant {
         Some((w.id, ci))
     }
 
+    /// The user's funds wallet in `currency` if it is open already (opens nothing).
+    fn existing_funds_wallet(&self, user: Uuid, currency: &str) -> Option<Uuid> {
+        let record = self.users.get(&user)?;
+        record.wallets.iter().copied().find(|id| {
+            self.wallets
+                .get(id)
+                .is_some_and(|w| w.kind == WalletKind::UserFunds && &*w.currency == currency)
+        })
+    }
+
     /// The user's funds wallet in `currency`, opened on first use.
     fn funds_wallet(&self, user: Uuid, currency: &str) -> Option<Uuid> {
         let mut record = self.users.get_mut(&user)?;
@@ -280,21 +291,36 @@ impl Tenant {
         let currency = self.catalog.funding_accounts[req.funding]
             .currency
             .to_string();
-        let wallet = self.funds_wallet(user, &currency).ok_or_else(|| {
-            ApiError::not_found(format!("user {}", token::format(token::USER, user)))
-        })?;
+        let no_user = || ApiError::not_found(format!("user {}", token::format(token::USER, user)));
+        if !self.user_exists(user) {
+            return Err(no_user());
+        }
+        // Everything that could refuse the load is checked before anything changes (a wallet
+        // opened included): the autopay shares it will pay out must be computable, the
+        // client_load_id new, the tenant must have room.
+        if let Some(w) = self.existing_funds_wallet(user, &currency) {
+            self.autopay_shares(w, req.amount)?;
+        }
+        self.counts.take(Kind::Loads)?;
         let id = self.tokens.next();
         match self.load_ids.entry(req.client_load_id.as_str().into()) {
             dashmap::mapref::entry::Entry::Occupied(_) => {
+                self.counts.give_back(Kind::Loads);
                 return Err(ApiError::bad_request(format!(
                     "client_load_id {:?} was already used",
                     req.client_load_id
-                )))
+                )));
             }
             dashmap::mapref::entry::Entry::Vacant(v) => {
                 v.insert(id);
             }
         }
+        let Some(wallet) = self.funds_wallet(user, &currency) else {
+            // Users are never removed: unreachable, but undone all the same.
+            self.load_ids.remove(req.client_load_id.as_str());
+            self.counts.give_back(Kind::Loads);
+            return Err(no_user());
+        };
         let now = self.now();
         let mut load = Load {
             id,
@@ -324,6 +350,7 @@ impl Tenant {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert((load.time_of_load, id));
+            self.schedule(load.time_of_load);
         }
         self.emit_load(&load, webhook);
         if load.status == LoadStatus::Completed {
@@ -358,15 +385,7 @@ impl Tenant {
 
     /// Runs the scheduled loads whose time has come (from the sweep).
     pub(super) fn run_due_loads(&self, now: Millis) {
-        let due: Vec<(Millis, Uuid)> = {
-            let mut d = self
-                .load_deadlines
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            let later = d.split_off(&(now, Uuid::max()));
-            std::mem::replace(&mut *d, later).into_iter().collect()
-        };
-        for (_, id) in due {
+        while let Some(id) = super::pop_due(&self.load_deadlines, now) {
             let ran = self.loads.get_mut(&id).and_then(|mut l| {
                 (l.status == LoadStatus::Scheduled).then(|| {
                     self.run_load(&mut l);
@@ -471,29 +490,57 @@ impl Tenant {
             .emit("load", &token::format(wallet::LOAD, l.id), body, directives);
     }
 
+    /// Each autopay rule of a wallet with its share of a load of `amount` (amount × percentage
+    /// ÷ 100, rounded down to the currency's precision); a 400 if a share is not computable.
+    fn autopay_shares(
+        &self,
+        wallet: Uuid,
+        amount: Decimal,
+    ) -> ApiResult<Vec<(AutopayRule, Decimal)>> {
+        let Some(w) = self.wallets.get(&wallet).map(|w| w.clone()) else {
+            return Ok(Vec::new());
+        };
+        let precision = self.catalog.precision(&w.currency).unwrap_or(2);
+        w.autopay
+            .into_iter()
+            .map(|rule| {
+                let share = amount
+                    .checked_mul(rule.percentage)
+                    .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "amount is too large to split among the wallet's autopay rules",
+                        )
+                    })?
+                    .round_dp_with_strategy(precision, rust_decimal::RoundingStrategy::ToZero);
+                Ok((rule, share))
+            })
+            .collect()
+    }
+
     /// Pays out each autopay rule's share of a completed load from the wallet (share = amount +
     /// fee). A share that cannot go (too small, attributes missing, …) simply does not.
     fn run_autopay(&self, load: &Load) {
-        let Some(w) = self.wallets.get(&load.wallet).map(|w| w.clone()) else {
+        let Some(currency) = self.wallets.get(&load.wallet).map(|w| w.currency.clone()) else {
             return;
         };
         let Some(ci) = self
             .catalog
             .currencies
             .iter()
-            .position(|c| c.code == w.currency)
+            .position(|c| c.code == currency)
         else {
             return;
         };
-        let precision = self.catalog.currencies[ci].precision;
-        for rule in &w.autopay {
-            let share = (load.amount * rule.percentage / Decimal::ONE_HUNDRED)
-                .round_dp_with_strategy(precision, rust_decimal::RoundingStrategy::ToZero);
+        let Ok(shares) = self.autopay_shares(load.wallet, load.amount) else {
+            return;
+        };
+        for (rule, share) in shares {
             if share <= Decimal::ZERO {
                 continue;
             }
             let req = PayoutRequest {
-                source: Source::Wallet(w.id, ci as u16),
+                source: Source::Wallet(load.wallet, ci as u16),
                 payer: rule.payer,
                 destination_currency: rule.destination_currency,
                 amounts: AmountRequest {
@@ -527,7 +574,9 @@ impl Tenant {
         webhook: Directives,
     ) -> ApiResult<SpendBack> {
         let catalog = &self.catalog;
-        let (wallet_id, funding) = if let Some(w) = self.wallet(user, &req.source_token) {
+        // The wallet named, or (for a funding account's token) the user's funds wallet in its
+        // currency, opened only once nothing can refuse the spend-back any more.
+        let (named_wallet, funding) = if let Some(w) = self.wallet(user, &req.source_token) {
             let f = catalog
                 .funding_accounts
                 .iter()
@@ -535,13 +584,12 @@ impl Tenant {
                 .ok_or_else(|| {
                     ApiError::bad_request(format!("you have no funding account in {}", w.currency))
                 })?;
-            (w.id, f)
+            (Some(w.id), f)
         } else if let Some(f) = catalog.funding_account(&req.source_token) {
-            let currency = catalog.funding_accounts[f].currency.to_string();
-            let w = self
-                .funds_wallet(user, &currency)
-                .ok_or_else(|| ApiError::not_found("user"))?;
-            (w, f)
+            if !self.user_exists(user) {
+                return Err(ApiError::not_found("user"));
+            }
+            (None, f)
         } else {
             return Err(ApiError::bad_request(format!(
                 "source_token {:?} is neither a wallet of this user nor one of your funding accounts",
@@ -555,21 +603,35 @@ impl Tenant {
                 req.currency
             )));
         }
+        self.counts.take(Kind::SpendBacks)?;
         let id = self.tokens.next();
         match self
             .spendback_ids
             .entry(req.client_spendback_id.as_str().into())
         {
             dashmap::mapref::entry::Entry::Occupied(_) => {
+                self.counts.give_back(Kind::SpendBacks);
                 return Err(ApiError::bad_request(format!(
                     "client_spendback_id {:?} was already used",
                     req.client_spendback_id
-                )))
+                )));
             }
             dashmap::mapref::entry::Entry::Vacant(v) => {
                 v.insert(id);
             }
         }
+        let wallet_id = match named_wallet {
+            Some(w) => w,
+            None => match self.funds_wallet(user, currency) {
+                Some(w) => w,
+                None => {
+                    // Users are never removed: unreachable, but undone all the same.
+                    self.spendback_ids.remove(req.client_spendback_id.as_str());
+                    self.counts.give_back(Kind::SpendBacks);
+                    return Err(ApiError::not_found("user"));
+                }
+            },
+        };
         let success = {
             let mut account = self.balances[funding]
                 .write()
@@ -693,14 +755,18 @@ impl Tenant {
             .wallets
             .get_mut(&w.id)
             .ok_or_else(|| ApiError::not_found("wallet"))?;
-        let total: Decimal =
-            wallet.autopay.iter().map(|r| r.percentage).sum::<Decimal>() + percentage;
+        let total = wallet
+            .autopay
+            .iter()
+            .try_fold(percentage, |sum, r| sum.checked_add(r.percentage))
+            .unwrap_or(Decimal::MAX);
         if total > Decimal::ONE_HUNDRED {
             return Err(ApiError::bad_request(format!(
                 "the wallet's autopay rules would pay out {}% of each load (at most 100%)",
                 total.normalize()
             )));
         }
+        self.counts.take(Kind::AutopayRules)?;
         let rule = AutopayRule {
             id: self.tokens.next(),
             payer,
@@ -747,6 +813,7 @@ impl Tenant {
                 "autopay rule {rule_token:?} was not found"
             )));
         }
+        self.counts.give_back(Kind::AutopayRules);
         Ok(())
     }
 
@@ -812,7 +879,8 @@ impl Tenant {
         user: Uuid,
         provider: &'static str,
         status: &'static str,
-    ) -> KycSession {
+    ) -> ApiResult<KycSession> {
+        self.counts.take(Kind::KycSessions)?;
         let session = KycSession {
             provider,
             session_id: self.tokens.next(),
@@ -820,7 +888,7 @@ impl Tenant {
             status,
         };
         self.kyc.entry(user).or_default().push(session.clone());
-        session
+        Ok(session)
     }
 
     pub fn kyc_sessions(&self, user: Uuid) -> Vec<KycSession> {
@@ -845,20 +913,26 @@ impl Tenant {
         users
     }
 
-    pub fn new_subaccount(&self) -> Uuid {
+    pub fn new_subaccount(&self) -> ApiResult<Uuid> {
+        self.counts.take(Kind::SubAccounts)?;
         let id = self.tokens.next();
         self.subaccounts.insert(id, Vec::new());
-        id
+        Ok(id)
     }
 
     pub fn subaccount_exists(&self, id: Uuid) -> bool {
         self.subaccounts.contains_key(&id)
     }
 
-    pub fn add_ubo(&self, sub: Uuid) -> Option<Uuid> {
+    /// Adds a beneficial owner to a sub-account; `Ok(None)`: no such sub-account.
+    pub fn add_ubo(&self, sub: Uuid) -> ApiResult<Option<Uuid>> {
+        let Some(mut owners) = self.subaccounts.get_mut(&sub) else {
+            return Ok(None);
+        };
+        self.counts.take(Kind::BeneficialOwners)?;
         let id = self.tokens.next();
-        self.subaccounts.get_mut(&sub)?.push(id);
-        Some(id)
+        owners.push(id);
+        Ok(Some(id))
     }
 
     pub fn ubo_exists(&self, sub: Uuid, ubo: Uuid) -> bool {
