@@ -114,7 +114,7 @@ pub fn wording(status: StatusCode) -> (&'static str, &'static str, &'static str)
         408 => ("Request timeout.", "The request was not received completely in time. Please retry.", "RequestTimeoutException"),
         409 => ("Still in use.", "The request conflicts with another request that is still being processed. Please retry once it has completed.", "ConflictException"),
         413 => ("Payload too large.", "The request body is larger than the API accepts. Please reduce the size of the request body.", "PayloadTooLargeException"),
-        422 => ("Unprocessable entity.", "The request was well-formed but cannot be processed. Please ensure that an Idempotency-Key is reused only for the identical request.", "UnprocessableEntityException"),
+        422 => ("Unprocessable entity.", "The request was well-formed but cannot be processed. Please see Errors for the reason (an Idempotency-Key reused for a different request, or a sandbox limit reached).", "UnprocessableEntityException"),
         429 => ("Too many requests.", "Too many requests were sent in a given amount of time. Please wait before retrying.", "TooManyRequestsException"),
         503 => ("Service unavailable.", "The service is temporarily unavailable. Please try again later or contact support if the issue persists.", "ServiceUnavailableException"),
         504 => ("Gateway Time-out.", "The request timed out while waiting for a response from the server. Please try again later or contact support if the issue persists.", "GatewayTimeoutException"),

@@ -424,7 +424,7 @@ pub fn wording(code: u16) -> Option<(&'static str, &'static str)> {
         405 => ("Method not allowed.", "The HTTP method used for the request is not supported by the MassPay API. Please ensure that you are using the correct HTTP method (e.g., POST) for the specific MassPay API endpoint."),
         409 => ("Still in use.", "The request conflicts with another request that is still being processed. Please retry once it has completed."),
         413 => ("Payload too large.", "The request body is larger than the API accepts. Please reduce the size of the request body."),
-        422 => ("Unprocessable entity.", "The request was well-formed but cannot be processed. Please ensure that an Idempotency-Key is reused only for the identical request."),
+        422 => ("Unprocessable entity.", "The request was well-formed but cannot be processed. Please see Errors for the reason (an Idempotency-Key reused for a different request, or a sandbox limit reached)."),
         429 => ("Too many requests.", "Too many requests were sent in a given amount of time. Please wait before retrying."),
         503 => ("Service unavailable.", "The service is temporarily unavailable. Please try again later or contact support if the issue persists."),
         _ => return None,

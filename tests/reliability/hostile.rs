@@ -1027,6 +1027,8 @@ async fn transport_limit_abuse_is_answered_in_masspay_shape() {
 struct FuzzCtx {
     base: String,
     key: String,
+    /// API keys built to collide in the sandbox's unkeyed fast hasher (each its own tenant).
+    colliding_keys: Vec<String>,
     scratch_key: String,
     user: String,
     payout: String,
@@ -1517,12 +1519,19 @@ fn generate(rng: &mut Rng, ctx: &FuzzCtx, routes: &[(Method, String, Option<Stri
     let mut auth = format!("Bearer {key}").into_bytes();
     if has(Kind::Auth) {
         mutations.push("auth");
-        auth = match rng.below(5) {
+        auth = match rng.below(8) {
             0 => Vec::new(),
             1 => b"Bearer".to_vec(),
             2 => b"Bearer    ".to_vec(),
             3 => b"Bearer \xff\xfe".to_vec(),
-            _ => b"\xe9\x80".to_vec(),
+            4 => b"\xe9\x80".to_vec(),
+            // Over the 256-byte limit: 401, no tenant made.
+            5 => format!("Bearer {}", "k".repeat(257 + rng.below(16 * 1024) as usize)).into_bytes(),
+            // A fresh tenant whose key collides with thousands of others in an unkeyed hash.
+            _ => {
+                let i = rng.below(ctx.colliding_keys.len() as u64) as usize;
+                format!("Bearer {}", ctx.colliding_keys[i]).into_bytes()
+            }
         };
     }
     if has(Kind::BadHeader) {
@@ -1646,6 +1655,7 @@ async fn ten_thousand_generated_bad_requests_never_get_a_5xx() {
     let ctx = Arc::new(FuzzCtx {
         base: f.server.base(),
         key: f.app.key.clone(),
+        colliding_keys: masspay_sandbox::state::hash::fast_hasher_collisions(2048),
         scratch_key: format!("scratch-{}", uuid::Uuid::new_v4()),
         user: f.user.clone(),
         payout: f.payout.clone(),
