@@ -12,7 +12,7 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN target="$(uname -m)-unknown-linux-gnu" \
- && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target "$target" \
+ && RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" cargo build --release --locked --target "$target" \
  && mkdir -p /out \
  && cp "target/$target/release/masspay-sandbox" /out/masspay-sandbox
 
