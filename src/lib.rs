@@ -182,11 +182,7 @@ pub async fn serve(
     let open = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let webhooks = Arc::clone(state.store.webhooks());
     let edge = api::app(state);
-    let mut http = hyper::server::conn::http1::Builder::new();
-    // A request's headers must arrive in time, and the same timer closes a keep-alive
-    // connection left idle (hyper starts it whenever it waits for a request head).
-    http.timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(limits::HEADER_READ_TIMEOUT);
+    let http = hyper::server::conn::http1::Builder::new();
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -209,12 +205,21 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), edge.clone());
+        let (conn_edge, activity) = edge.for_connection();
+        let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), conn_edge);
         let connection = connections.watch(connection);
         tokio::spawn(async move {
             let _permit = permit;
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            // A request head must arrive within the timeout of the connection opening or of the
+            // last answer, and a keep-alive connection idle that long is closed: one watchdog
+            // per connection (hyper's own header timer costs a timer per request).
+            tokio::select! {
+                ended = connection => if let Err(e) = ended {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                },
+                () = activity.idle_for(limits::HEADER_READ_TIMEOUT) => {
+                    tracing::debug!("closed a connection idle or silent for too long");
+                }
             }
         });
     }

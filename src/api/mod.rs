@@ -203,6 +203,7 @@ pub fn app(state: AppState) -> Edge {
     Edge {
         router,
         slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        activity: None,
     }
 }
 
@@ -215,6 +216,61 @@ pub fn app(state: AppState) -> Edge {
 pub struct Edge {
     router: Router,
     slots: Arc<Semaphore>,
+    /// The connection this edge serves (see [`Edge::for_connection`]); `None` in tests that
+    /// call the service directly.
+    activity: Option<Arc<ConnActivity>>,
+}
+
+/// What a connection's idle watchdog reads: requests in flight on it, and when the last one
+/// ended (or the connection opened). One per connection, touched twice per request.
+pub struct ConnActivity {
+    in_flight: std::sync::atomic::AtomicUsize,
+    /// Milliseconds since [`activity_epoch`].
+    last: std::sync::atomic::AtomicU64,
+}
+
+fn activity_epoch() -> std::time::Instant {
+    static EPOCH: std::sync::LazyLock<std::time::Instant> =
+        std::sync::LazyLock::new(std::time::Instant::now);
+    *EPOCH
+}
+
+fn millis_since_epoch() -> u64 {
+    u64::try_from(activity_epoch().elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+impl ConnActivity {
+    fn new() -> Self {
+        ConnActivity {
+            in_flight: 0.into(),
+            last: millis_since_epoch().into(),
+        }
+    }
+
+    /// Resolves once the connection has had no request in flight for `timeout`: a client that
+    /// never finishes a request head, or a keep-alive connection left idle. (One timer per
+    /// connection, re-armed at most once per `timeout`, instead of one per request.)
+    pub async fn idle_for(&self, timeout: std::time::Duration) {
+        use std::sync::atomic::Ordering::Acquire;
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        loop {
+            let last = self.last.load(Acquire);
+            let due = activity_epoch()
+                + std::time::Duration::from_millis(last.saturating_add(timeout_ms));
+            tokio::time::sleep_until(due.into()).await;
+            if self.in_flight.load(Acquire) == 0
+                && millis_since_epoch() >= self.last.load(Acquire).saturating_add(timeout_ms)
+            {
+                return;
+            }
+            if self.in_flight.load(Acquire) > 0 {
+                // A request is being answered (a scenario's latency, a slow body): its own
+                // deadlines apply; look again one timeout later.
+                self.last
+                    .store(millis_since_epoch(), std::sync::atomic::Ordering::Release);
+            }
+        }
+    }
 }
 
 impl Service<Request> for Edge {
@@ -238,11 +294,28 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Edge {
     type Future = EdgeFuture;
 
     fn call(&self, req: hyper::Request<hyper::body::Incoming>) -> EdgeFuture {
-        self.answer(req.map(axum::body::Body::new))
+        let mut answer = self.answer(req.map(axum::body::Body::new));
+        if let Some(a) = &self.activity {
+            a.in_flight
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            answer.activity = Some(Arc::clone(a));
+        }
+        answer
     }
 }
 
 impl Edge {
+    /// This edge for one connection, and what its idle watchdog reads.
+    pub fn for_connection(&self) -> (Edge, Arc<ConnActivity>) {
+        let activity = Arc::new(ConnActivity::new());
+        let edge = Edge {
+            router: self.router.clone(),
+            slots: Arc::clone(&self.slots),
+            activity: Some(Arc::clone(&activity)),
+        };
+        (edge, activity)
+    }
+
     fn answer(&self, req: Request) -> EdgeFuture {
         let req = normalize_path(req);
         if let Some(preflight) = cors_preflight(&req) {
@@ -290,6 +363,7 @@ impl Edge {
             inner,
             cross_origin,
             body,
+            activity: None,
             _slot: slot,
         }
     }
@@ -309,7 +383,19 @@ pub struct EdgeFuture {
     cross_origin: bool,
     /// Whether the request's body (if it had one) was read to its end.
     body: Option<body::Consumed>,
+    /// The connection's activity: the request ends when this future is dropped.
+    activity: Option<Arc<ConnActivity>>,
     _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Drop for EdgeFuture {
+    fn drop(&mut self) {
+        if let Some(a) = &self.activity {
+            use std::sync::atomic::Ordering::Release;
+            a.last.store(millis_since_epoch(), Release);
+            a.in_flight.fetch_sub(1, Release);
+        }
+    }
 }
 
 enum EdgeInner {
@@ -324,6 +410,7 @@ impl EdgeFuture {
             inner: EdgeInner::Ready(std::future::ready(r)),
             cross_origin: false,
             body: None,
+            activity: None,
             _slot: None,
         }
     }
