@@ -21,10 +21,11 @@ set_version() { # package.json version (and the launcher's optionalDependencies)
 
 for dir in platforms/*/; do
   platform=$(basename "$dir")
+  built=${platform%-musl}   # the musl packages hold the same static Linux binary
   exe=masspay-sandbox
   [ "$platform" = win32-x64 ] && exe=masspay-sandbox.exe
   mkdir -p "$dir/bin"
-  cp "$artifacts/bin-$platform/bin/$exe" "$dir/bin/$exe"
+  cp "$artifacts/bin-$built/bin/$exe" "$dir/bin/$exe"
   chmod +x "$dir/bin/$exe"
   set_version "$dir/package.json"
   (cd "$dir" && npm publish --access public --provenance $dry)

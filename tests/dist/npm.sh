@@ -53,7 +53,7 @@ ready_ms=$(PATH="$clean_path" node -e '
     console.log(Math.round((Date.now() * 1e6 - t0) / 1e6));
     await sb.stop();
   });' "$started")
-test -z "$(ls node_modules | grep -E '^masspay-sandbox-(darwin|win32|linux-arm64)' || true)" \
+test -z "$(ls node_modules | grep -E '^masspay-sandbox-(darwin|win32|linux-arm64|linux-x64-musl)' || true)" \
   || { echo "another platform's package was installed" >&2; exit 1; }
 echo "== npx masspay-sandbox --version: $(PATH="$clean_path" npx --no-install masspay-sandbox --version)"
 PATH="$clean_path" node --test --test-reporter=spec npm_flow.test.mjs

@@ -9,9 +9,19 @@
 const { spawn } = require("node:child_process");
 const path = require("node:path");
 
+/** Whether this Linux runs on musl (Alpine): Node reports no glibc version there. */
+function isMusl() {
+  if (process.platform !== "linux") return false;
+  try {
+    return !process.report.getReport().header.glibcVersionRuntime;
+  } catch {
+    return false;
+  }
+}
+
 /** The platform package holding this machine's binary (biome/esbuild layout). */
 function platformPackage() {
-  return `masspay-sandbox-${process.platform}-${process.arch}`;
+  return `masspay-sandbox-${process.platform}-${process.arch}${isMusl() ? "-musl" : ""}`;
 }
 
 /** The path of this platform's masspay-sandbox binary (MASSPAY_SANDBOX_BINARY overrides it). */
@@ -19,15 +29,21 @@ function binaryPath() {
   if (process.env.MASSPAY_SANDBOX_BINARY) return process.env.MASSPAY_SANDBOX_BINARY;
   const pkg = platformPackage();
   const exe = process.platform === "win32" ? "masspay-sandbox.exe" : "masspay-sandbox";
-  try {
-    return require.resolve(`${pkg}/bin/${exe}`);
-  } catch {
-    throw new Error(
-      `masspay-sandbox: no binary for ${process.platform}-${process.arch}: the optional dependency ` +
-        `"${pkg}" is not installed (was it skipped by --no-optional or --omit=optional?). ` +
-        `Reinstall with optional dependencies, or set MASSPAY_SANDBOX_BINARY to a masspay-sandbox binary.`
-    );
+  // The Linux binaries are static: either libc's package serves (npm installs the one whose
+  // `libc` field matches, but a lockfile made elsewhere may hold the other).
+  const base = `masspay-sandbox-${process.platform}-${process.arch}`;
+  for (const candidate of [pkg, base, `${base}-musl`]) {
+    try {
+      return require.resolve(`${candidate}/bin/${exe}`);
+    } catch {
+      // try the next
+    }
   }
+  throw new Error(
+    `masspay-sandbox: no binary for ${process.platform}-${process.arch}: the optional dependency ` +
+      `"${pkg}" is not installed (was it skipped by --no-optional or --omit=optional?). ` +
+      `Reinstall with optional dependencies, or set MASSPAY_SANDBOX_BINARY to a masspay-sandbox binary.`
+  );
 }
 
 /** Flags for the options of start(). */
