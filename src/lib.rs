@@ -180,6 +180,7 @@ pub async fn serve(
     });
     let (max_connections, shutdown_timeout) = (state.max_connections, state.shutdown_timeout);
     let open = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let refusing = Arc::new(tokio::sync::Semaphore::new(limits::MAX_REFUSALS_IN_FLIGHT));
     let webhooks = Arc::clone(state.store.webhooks());
     let edge = api::app(state);
     let http = hyper::server::conn::http1::Builder::new();
@@ -200,8 +201,17 @@ pub async fn serve(
         };
         let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
             // Over the cap: say so and close, rather than let silent connections pile up
-            // until nothing (not even /health) can connect.
-            tokio::spawn(refuse_connection(stream, max_connections));
+            // until nothing (not even /health) can connect. Under a flood of connections the
+            // answers themselves are bounded: past a few dozen being written, close at once.
+            match Arc::clone(&refusing).try_acquire_owned() {
+                Ok(slot) => {
+                    tokio::spawn(async move {
+                        refuse_connection(stream, max_connections).await;
+                        drop(slot);
+                    });
+                }
+                Err(_) => drop(stream),
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);

@@ -34,6 +34,10 @@ pub const WEBHOOK_IDLE_PER_HOST: usize = 8;
 /// An idle keep-alive connection to a webhook receiver is closed after this long unused.
 pub const WEBHOOK_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Connections over the cap that are being answered 503 at once (each for at most 1 s); past
+/// these, a connection over the cap is closed without an answer.
+pub const MAX_REFUSALS_IN_FLIGHT: usize = 64;
+
 /// Connections open at once unless `--max-connections` says otherwise: half the process's
 /// open-file limit (the other half stays for webhooks, files and the listener), at most 10,000.
 pub fn default_max_connections() -> usize {
