@@ -53,7 +53,10 @@ def start(*args, seed=None, scenarios=(), timeout=10.0, env=None):
         yield line[0][len("listening on "):].strip()
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM if sys.platform != "win32" else signal.CTRL_BREAK_EVENT)
+            if sys.platform == "win32":
+                proc.terminate()
+            else:
+                proc.send_signal(signal.SIGTERM)  # a graceful stop: in-flight requests finish
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
