@@ -67,8 +67,8 @@ pub enum BodyError {
     Read(String),
 }
 
-impl From<BodyError> for ApiError {
-    fn from(e: BodyError) -> ApiError {
+impl From<&BodyError> for ApiError {
+    fn from(e: &BodyError) -> ApiError {
         match e {
             BodyError::TooLarge => ApiError::PayloadTooLarge,
             BodyError::Timeout => ApiError::RequestTimeout,
@@ -87,12 +87,7 @@ pub async fn collect(body: Body, limit: usize) -> Result<Bytes, ApiError> {
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(err) = source {
             if let Some(b) = err.downcast_ref::<BodyError>() {
-                return ApiError::from(match b {
-                    BodyError::TooLarge => BodyError::TooLarge,
-                    BodyError::Timeout => BodyError::Timeout,
-                    BodyError::Busy => BodyError::Busy,
-                    BodyError::Read(r) => BodyError::Read(r.clone()),
-                });
+                return ApiError::from(b);
             }
             if err.is::<http_body_util::LengthLimitError>() {
                 return ApiError::PayloadTooLarge;

@@ -722,7 +722,7 @@ fn resolve_tenant(state: &AppState, req: &Request) -> Result<Arc<Tenant>, ApiErr
         ));
     }
     state.store.tenant(key).map_err(|refused| match refused {
-        crate::state::Refused::Key if key.len() > crate::limits::MAX_API_KEY_LEN => {
+        crate::state::Refused::TooLong => {
             ApiError::Unauthorized(format!(
                 "the API key is longer than {} bytes",
                 crate::limits::MAX_API_KEY_LEN

@@ -37,8 +37,10 @@ pub struct Store {
 /// Why an API key gets no tenant.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refused {
-    /// Empty, longer than [`limits::MAX_API_KEY_LEN`], or not among `--api-key`.
+    /// Empty, or not among `--api-key`.
     Key,
+    /// Longer than [`limits::MAX_API_KEY_LEN`].
+    TooLong,
     /// `--max-tenants` distinct keys already have a sandbox; nobody's is evicted to make room.
     Full(usize),
 }
@@ -84,8 +86,11 @@ impl Store {
 
     /// The tenant of an API key, created from the fixtures on first use.
     pub fn tenant(&self, key: &str) -> Result<Arc<Tenant>, Refused> {
-        if key.is_empty() || key.len() > limits::MAX_API_KEY_LEN {
+        if key.is_empty() {
             return Err(Refused::Key);
+        }
+        if key.len() > limits::MAX_API_KEY_LEN {
+            return Err(Refused::TooLong);
         }
         if let Some(allowed) = &self.allowed_keys {
             if !allowed.contains(key) && !self.issued_keys.contains_key(key) {

@@ -9,6 +9,8 @@
 #   bash tests/dist/image.sh BINARY
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/dist/lib.sh
+. tests/dist/lib.sh
 bin="$1"
 
 if ! command -v podman >/dev/null 2>&1; then
@@ -67,8 +69,8 @@ echo "127.0.0.1 receiver localhost" > "$work/root/etc/hosts"
 mkdir -p "$work/root/scenarios"
 echo '{"rules":[{"when":{"operation":"getAccountBalance"},"then":{"http_status":504}}]}' \
   > "$work/root/scenarios/balance_timeout.json"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-hook=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
+hook=$(free_port)
 # The image's environment (HOST=0.0.0.0, PORT=8080) with the port moved off 8080 for this host.
 env -i $(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["config"]["Env"]))' "$config") \
   MASSPAY_SANDBOX_PORT="$port" MASSPAY_SANDBOX_WEBHOOK_URL="http://receiver:$hook/hook" \

@@ -6,6 +6,8 @@
 #   bash tests/dist/static.sh [BINARY]   (default: build it with crt-static on the gnu target)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/dist/lib.sh
+. tests/dist/lib.sh
 
 target=x86_64-unknown-linux-gnu
 bin="${1:-}"
@@ -32,8 +34,6 @@ if [ "$(id -u)" != 0 ]; then
   exit 0
 fi
 
-port_free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 # Runs the binary from an empty root until it prints its address; echoes the base URL.
 start_in_root() {
   local root=$1; shift
@@ -54,7 +54,7 @@ start_in_root() {
 root="$work/hosts"
 mkdir -p "$root/etc"
 cp "$bin" "$root/masspay-sandbox"
-hook=$(port_free)
+hook=$(free_port)
 echo "127.0.0.1 receiver" > "$root/etc/hosts"
 started=$(date +%s%N)
 base=$(start_in_root "$root" --webhook-url "http://receiver:$hook/hook")
@@ -72,7 +72,7 @@ echo "nameserver 127.0.0.1" > "$root/etc/resolv.conf"
 python3 tests/dist/one_name_dns.py receiver 127.0.0.1 &
 pids+=($!)
 sleep 0.3
-hook=$(port_free)
+hook=$(free_port)
 base=$(start_in_root "$root" --webhook-url "http://receiver:$hook/hook")
 python3 tests/dist/seed_flow.py "$base" --webhook-port "$hook"
 
