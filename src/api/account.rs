@@ -2,21 +2,49 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 
 use super::extract::{Query, TenantCtx};
+use super::models;
 use super::models::AvailableBalanceTxnResp;
+use super::registry::{one, Operation, Param, Schema};
 use super::{json, json_bytes, AppState};
 use crate::domain::catalog::Catalog;
 use crate::domain::money::DecimalText;
 use crate::error::{ApiError, ApiResult};
+use axum::http::Method;
+use axum::routing::on;
 
-pub fn router(p: &str) -> Router<AppState> {
-    Router::new()
-        .route(&[p, "/account/balance"].concat(), get(balance))
-        .route(&[p, "/account/statement"].concat(), get(statement))
-}
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        id: "getAccountBalance",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/account/balance"),
+        v1: Some("/payout/account/balance"),
+        handler: |m| on(m, balance),
+        body: None,
+        ok: Schema::Many(one::<models::AvailableBalanceTxnResp<'static>>),
+        ok_v1: None,
+        query: &[],
+        summary: "Available balances of the client's funding accounts",
+    },
+    Operation {
+        id: "getAccountStatement",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/account/statement"),
+        v1: Some("/payout/account/statement"),
+        handler: |m| on(m, statement),
+        body: None,
+        ok: Schema::One(one::<models::FileContent>),
+        ok_v1: None,
+        query: &[
+            ("start_date", Param::Str, true),
+            ("ending_date", Param::Str, true),
+        ],
+        summary: "Ledger statement (PDF, base64) for at most 31 days",
+    },
+];
 
 async fn balance(State(state): State<AppState>, TenantCtx(tenant): TenantCtx) -> Response {
     let mut body = Vec::with_capacity(1024);

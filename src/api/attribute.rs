@@ -1,24 +1,74 @@
 //! Attributes: what a destination requires of a user (GET) and storing the values (POST).
 
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 
 use super::extract::{Json, Path, TenantCtx};
+use super::json;
+use super::models;
 use super::models::{AttrSetToken, AttrsRequirement};
-use super::{json, AppState};
+use super::registry::{one, Operation, Schema};
 use crate::domain::attribute::AttrTxnBody;
 use crate::domain::token;
 use crate::error::{ApiError, ApiResult};
 use crate::fixtures::is_currency_code;
 use crate::state::{AttrKey, Tenant};
+use axum::http::Method;
+use axum::routing::on;
 
-pub fn router(p: &str) -> Router<AppState> {
-    Router::new().route(
-        &[p, "/attribute/{user_token}/{destination_token}/{currency}"].concat(),
-        get(requirements).post(store),
-    )
-}
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        id: "getAllAttrs",
+        aliases: &[],
+        method: Method::GET,
+        v0: None,
+        v1: Some("/payout/attribute/{user_token}"),
+        handler: |m| on(m, all_attributes),
+        body: None,
+        ok: Schema::Many(one::<AllAttributesResp<'static>>),
+        ok_v1: None,
+        query: &[],
+        summary: "Every stored attribute set of a user",
+    },
+    Operation {
+        id: "getAttrs",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/attribute/{user_token}/{destination_token}/{currency}"),
+        v1: Some("/payout/attribute/{user_token}/{destination_token}/{currency}"),
+        handler: |m| on(m, requirements),
+        body: None,
+        ok: Schema::Many(one::<models::AttrsRequirement<'static>>),
+        ok_v1: None,
+        query: &[],
+        summary: "The attributes a destination requires, with stored values",
+    },
+    Operation {
+        id: "storeAttrs",
+        aliases: &[],
+        method: Method::POST,
+        v0: Some("/attribute/{user_token}/{destination_token}/{currency}"),
+        v1: Some("/payout/attribute/{user_token}/{destination_token}/{currency}"),
+        handler: |m| on(m, store),
+        body: Some(Schema::One(one::<crate::domain::attribute::AttrTxnBody>)),
+        ok: Schema::One(one::<models::AttrSetToken>),
+        ok_v1: None,
+        query: &[],
+        summary: "Store attribute values (whole-string regex match)",
+    },
+    Operation {
+        id: "findAttributesVelocity",
+        aliases: &[],
+        method: Method::POST,
+        v0: Some("/attribute/{user_token}/velocity"),
+        v1: Some("/payout/attribute/{user_token}/velocity"),
+        handler: |m| on(m, velocity),
+        body: Some(Schema::Many(one::<VelocityItem>)),
+        ok: Schema::Many(one::<VelocityMatch<'static>>),
+        ok_v1: Some(Schema::Strings),
+        query: &[],
+        summary: "Other users sharing an attribute value",
+    },
+];
 
 /// Resolves the path to (user, destination, currency): unknown user or destination → 404,
 /// a malformed currency or one the destination does not pay → 400.
@@ -83,21 +133,6 @@ async fn store(
     Ok(json(&AttrSetToken {
         attr_set_token: token::format(token::ATTR_SET, id),
     }))
-}
-
-/// API 1.0.0 only.
-pub fn all_attributes_router(p: &str) -> Router<AppState> {
-    Router::new().route(
-        &[p, "/attribute/{user_token}"].concat(),
-        get(all_attributes),
-    )
-}
-
-pub fn velocity_router(p: &str) -> Router<AppState> {
-    Router::new().route(
-        &[p, "/attribute/{user_token}/velocity"].concat(),
-        axum::routing::post(velocity),
-    )
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]

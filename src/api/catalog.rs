@@ -4,49 +4,130 @@
 use std::collections::HashMap;
 
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::extract::{query_bool, query_decimal, Path, Query, TenantCtx};
+use super::json;
+use super::models;
 use super::models::{
     CompaniesResp, CompanyResp, CountryResp, PayerExchangeRate, ServicePayerResp, ServiceResp,
 };
-use super::{json, AppState};
+use super::registry::{one, Operation, Param, Schema};
 use crate::clock;
 use crate::domain::catalog::{Catalog, DeliveryType};
 use crate::error::{ApiError, ApiResult};
 use crate::fixtures::is_currency_code;
 use crate::state::Tenant;
+use axum::http::Method;
+use axum::routing::on;
 
-/// API 1.0.0 only.
-pub fn v1_router(p: &str) -> Router<AppState> {
-    Router::new().route(
-        &[p, "/service/{destination_token}"].concat(),
-        get(destination),
-    )
-}
-
-pub fn router(p: &str) -> Router<AppState> {
-    Router::new()
-        .route(&[p, "/country/list"].concat(), get(list))
-        .route(&[p, "/country/{country_code}"].concat(), get(all_services))
-        .route(
-            &[p, "/country/{country_code}/cheapest"].concat(),
-            get(cheapest),
-        )
-        // The seed guide's name for `cheapest`.
-        .route(&[p, "/country/{country_code}/best"].concat(), get(cheapest))
-        .route(
-            &[p, "/service/{destination_token}/alternatives"].concat(),
-            get(alternatives),
-        )
-        .route(
-            &[p, "/user-agreements"].concat(),
-            get(agreement).options(agreement_names),
-        )
-}
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        id: "getCountryList",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/country/list"),
+        v1: Some("/payout/country/list"),
+        handler: |m| on(m, list),
+        body: None,
+        ok: Schema::Many(one::<models::CountryResp<'static>>),
+        ok_v1: None,
+        query: &[],
+        summary: "Countries served",
+    },
+    Operation {
+        id: "getCountryServices",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/country/{country_code}"),
+        v1: Some("/payout/country/{country_code}"),
+        handler: |m| on(m, all_services),
+        body: None,
+        ok: Schema::One(one::<models::CompaniesResp<'static>>),
+        ok_v1: None,
+        query: super::registry::CATALOG_QUERY,
+        summary: "Companies, services and payers of a country",
+    },
+    Operation {
+        id: "getCheapestCountryServices",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/country/{country_code}/cheapest"),
+        v1: Some("/payout/country/{country_code}/cheapest"),
+        handler: |m| on(m, cheapest),
+        body: None,
+        ok: Schema::One(one::<models::CompaniesResp<'static>>),
+        ok_v1: None,
+        query: super::registry::CATALOG_QUERY,
+        summary: "The cheapest payer per delivery type and currency",
+    },
+    Operation {
+        id: "getBestCountryServices",
+        aliases: &["getCheapestCountryServices"],
+        method: Method::GET,
+        v0: Some("/country/{country_code}/best"),
+        v1: Some("/payout/country/{country_code}/best"),
+        handler: |m| on(m, cheapest),
+        body: None,
+        ok: Schema::One(one::<models::CompaniesResp<'static>>),
+        ok_v1: None,
+        query: super::registry::CATALOG_QUERY,
+        summary: "The guide's name for cheapest",
+    },
+    Operation {
+        id: "getDestinationTokenAlternatives",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/service/{destination_token}/alternatives"),
+        v1: Some("/payout/service/{destination_token}/alternatives"),
+        handler: |m| on(m, alternatives),
+        body: None,
+        ok: Schema::One(one::<models::ServiceResp<'static>>),
+        ok_v1: None,
+        query: &[("include_payer_logos", Param::Bool, false)],
+        summary: "Other payers of the same country and delivery type",
+    },
+    Operation {
+        id: "getDestinationToken",
+        aliases: &[],
+        method: Method::GET,
+        v0: None,
+        v1: Some("/payout/service/{destination_token}"),
+        handler: |m| on(m, destination),
+        body: None,
+        ok: Schema::One(one::<models::ServiceResp<'static>>),
+        ok_v1: None,
+        query: &[("include_payer_logos", Param::Bool, false)],
+        summary: "One destination",
+    },
+    Operation {
+        id: "getUserAgreement",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/user-agreements"),
+        v1: Some("/payout/user-agreements"),
+        handler: |m| on(m, agreement),
+        body: None,
+        ok: Schema::One(one::<Agreement>),
+        ok_v1: None,
+        query: &[("id", Param::Int, true)],
+        summary: "A user agreement (PDF, base64)",
+    },
+    Operation {
+        id: "getUserAgreementsNames",
+        aliases: &[],
+        method: Method::OPTIONS,
+        v0: Some("/user-agreements"),
+        v1: Some("/payout/user-agreements"),
+        handler: |m| on(m, agreement_names),
+        body: None,
+        ok: Schema::Many(one::<AgreementName>),
+        ok_v1: None,
+        query: &[],
+        summary: "The user agreements",
+    },
+];
 
 async fn list(TenantCtx(tenant): TenantCtx) -> Response {
     let body: Vec<CountryResp<'_>> = tenant

@@ -4,31 +4,50 @@
 use std::borrow::Cow;
 
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use uuid::Uuid;
 
 use super::extract::{Path, Query, TenantCtx};
+use super::models;
 use super::models::TxnHistoryResp;
-use super::{json, ApiVersion, AppState};
+use super::registry::{one, Operation, Schema};
+use super::{json, ApiVersion};
 use crate::clock::Millis;
 use crate::domain::history::{self, HistoryQueryRaw, TxnKind};
 use crate::domain::token;
 use crate::domain::wallet;
 use crate::error::ApiResult;
 use crate::state::Tenant;
+use axum::http::Method;
+use axum::routing::on;
 
-pub fn router(p: &str) -> Router<AppState> {
-    Router::new().route(
-        &[p, "/user/{user_token}/history"].concat(),
-        get(user_history),
-    )
-}
-
-/// API 1.0.0 only.
-pub fn all_users_router(p: &str) -> Router<AppState> {
-    Router::new().route(&[p, "/user/history"].concat(), get(all_history))
-}
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        id: "getAllUsersHistory",
+        aliases: &[],
+        method: Method::GET,
+        v0: None,
+        v1: Some("/payout/user/history"),
+        handler: |m| on(m, all_history),
+        body: None,
+        ok: Schema::Many(one::<models::TxnHistoryResp<'static>>),
+        ok_v1: None,
+        query: super::registry::HISTORY_QUERY,
+        summary: "Every user's transactions",
+    },
+    Operation {
+        id: "getUserHistory",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/user/{user_token}/history"),
+        v1: Some("/payout/user/{user_token}/history"),
+        handler: |m| on(m, user_history),
+        body: None,
+        ok: Schema::Many(one::<models::TxnHistoryResp<'static>>),
+        ok_v1: None,
+        query: super::registry::HISTORY_QUERY,
+        summary: "A user's payouts, loads and spend-backs",
+    },
+];
 
 async fn user_history(
     TenantCtx(tenant): TenantCtx,

@@ -1,25 +1,75 @@
 //! Loads: funding a user's wallet from a client account.
 
 use axum::response::Response;
-use axum::routing::post;
-use axum::{Extension, Router};
+use axum::Extension;
 use serde::{Deserialize, Serialize};
 
 use super::extract::{Json, Path, Query, TenantCtx};
-use super::{json, AppState};
+use super::json;
+use super::registry::{one, Operation, Param, Schema};
 use crate::domain::money::Amount;
 use crate::domain::token;
 use crate::domain::wallet::{self, Load, LoadTxnBody};
 use crate::error::{ApiError, ApiResult};
 use crate::scenario::Effects;
 use crate::state::{tenant_wallets::parse_load, Tenant};
+use axum::http::Method;
+use axum::routing::on;
 
-pub fn router(p: &str) -> Router<AppState> {
-    Router::new().route(
-        &[p, "/load/{user_token}"].concat(),
-        post(create).get(list).put(resend).delete(cancel),
-    )
-}
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        id: "loadUser",
+        aliases: &[],
+        method: Method::POST,
+        v0: Some("/load/{user_token}"),
+        v1: Some("/payout/load/{user_token}"),
+        handler: |m| on(m, create),
+        body: Some(Schema::One(one::<crate::domain::wallet::LoadTxnBody>)),
+        ok: Schema::One(one::<LoadTxnResp>),
+        ok_v1: None,
+        query: &[],
+        summary: "Credit a user's wallet from a funding account",
+    },
+    Operation {
+        id: "getUserLoadsByToken",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/load/{user_token}"),
+        v1: Some("/payout/load/{user_token}"),
+        handler: |m| on(m, list),
+        body: None,
+        ok: Schema::Many(one::<Loads<'static>>),
+        ok_v1: None,
+        query: &[],
+        summary: "A user's loads",
+    },
+    Operation {
+        id: "resendLoadNotification",
+        aliases: &[],
+        method: Method::PUT,
+        v0: Some("/load/{user_token}"),
+        v1: Some("/payout/load/{user_token}"),
+        handler: |m| on(m, resend),
+        body: None,
+        ok: Schema::One(one::<NotificationResult>),
+        ok_v1: None,
+        query: &[("load_token", Param::Str, true)],
+        summary: "Resend a load notification",
+    },
+    Operation {
+        id: "cancelUserLoad",
+        aliases: &[],
+        method: Method::DELETE,
+        v0: Some("/load/{user_token}"),
+        v1: Some("/payout/load/{user_token}"),
+        handler: |m| on(m, cancel),
+        body: None,
+        ok: Schema::One(one::<LoadTxnResp>),
+        ok_v1: None,
+        query: &[("load_token", Param::Str, true)],
+        summary: "Reverse a load (or cancel a scheduled one)",
+    },
+];
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LoadTxnResp {

@@ -1,5 +1,6 @@
-//! The HTTP surface. One module per MassPay resource, each with its `router()`; this module
-//! merges them under every API-version prefix and puts the shared layers around them.
+//! The HTTP surface. One module per MassPay resource, each with its handlers and its
+//! `OPERATIONS` (the registry's entries, `registry.rs`); this module routes them all under every
+//! API-version prefix and puts the shared layers around them.
 //!
 //! A request's way through: path normalisation → routing → auth (API key → tenant) → handler
 //! (parse into domain types) → the tenant's simulation → a response model.
@@ -16,6 +17,7 @@ mod load;
 pub mod models;
 pub mod openapi;
 mod payout;
+pub mod registry;
 pub mod scenario_layer;
 mod spendback;
 mod subaccount;
@@ -132,59 +134,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
     }
 }
 
-/// The resources whose paths 1.0.0 moved under `/payout`, at prefix `p`. Routes carry their
-/// full path (no `nest`): nesting rewrites every request's URI, a measurable cost per request.
-fn resources(p: &str) -> Router<AppState> {
-    Router::new()
-        .merge(account::router(p))
-        .merge(user::router(p))
-        .merge(catalog::router(p))
-        .merge(attribute::router(p))
-        .merge(history::router(p))
-        .merge(load::router(p))
-        .merge(spendback::router(p))
-        .merge(wallet::router(p))
-        .merge(user::kyc_router(p))
-        .merge(tax::router(p))
-        .merge(attribute::velocity_router(p))
-}
-
-/// API 0.1.x at `prefix` (`/v0.1.4`, …): every path as the 0.1.4 SDK writes it.
-fn masspay_v0(prefix: &str) -> Router<AppState> {
-    resources(prefix)
-        .merge(wallet::autopay_router(prefix))
-        .merge(payout::router(prefix))
-}
-
-/// API 1.0.0: the same operations with a `/payout` prefix — except the payout-transaction paths
-/// themselves, which stay at `/payout/{user_token}…`. Static segments (`/payout/user`, …) win
-/// over `{user_token}` in the router, as the reference's routing note requires.
-fn masspay_v1() -> Router<AppState> {
-    let v1 = V1_PREFIX;
-    let resources_at = [V1_PREFIX, "/payout"].concat();
-    let r = resources_at.as_str();
-    Router::new()
-        .merge(tax::interview_router(v1))
-        .merge(subaccount::router(v1))
-        .merge(resources(r))
-        .merge(wallet::autopayout_router(r))
-        .merge(user::kyc_attempts_router(r))
-        .merge(attribute::all_attributes_router(r))
-        .merge(history::all_users_router(r))
-        .merge(catalog::v1_router(r))
-        .merge(payout::router(v1))
-}
-
 /// The whole application, ready to serve: the [`Edge`] around the router. MassPay routes run
 /// through the [`Pipeline`] (auth and journal, idempotency, scenarios, then the handler), admin
 /// routes through its auth step. Both are attached per route (`route_layer`), so unknown paths
 /// answer 404 without a key.
 pub fn app(state: AppState) -> Edge {
-    let mut masspay = Router::new();
-    for prefix in V0_PREFIXES {
-        masspay = masspay.merge(masspay_v0(prefix));
-    }
-    masspay = masspay.merge(masspay_v1()).route_layer(PipelineLayer {
+    let masspay = registry::routes().route_layer(PipelineLayer {
         state: state.clone(),
         masspay: true,
     });

@@ -1,7 +1,8 @@
-//! `GET /openapi.json`: the OpenAPI document of the served MassPay API, generated from the code —
-//! the schemas are derived (utoipa) from the very structs the handlers parse and answer with, the
-//! paths come from one table per operation for `/v0.1.4` and `/v1.0.0` (the other 0.1.x prefixes
-//! are aliases of `/v0.1.4`). Every status code the server can send is listed.
+//! `GET /openapi.json`: the OpenAPI document of the served MassPay API, generated from the
+//! operation registry (`registry.rs`) — the paths for `/v0.1.4` and `/v1.0.0` (the other 0.1.x
+//! prefixes are aliases of `/v0.1.4`), and the schemas derived (utoipa) from the very structs the
+//! handlers parse and answer with, collected from the operations that use them. Every status code
+//! the server can send is listed.
 
 use std::sync::OnceLock;
 
@@ -17,601 +18,20 @@ use utoipa::openapi::{
     RefOr, Required, ResponseBuilder, ResponsesBuilder, Schema, ServerBuilder,
 };
 
-use super::models::*;
+use super::registry::{self, Components, Operation, Param};
+use super::V1_PREFIX;
 
-/// What an operation answers with on success.
-#[derive(Clone, Copy)]
-enum Ok200 {
-    One(&'static str),
-    Array(&'static str),
-    Strings,
-    /// One of two schemas (1.0.0's initiate with `auto_commit`).
-    Either(&'static str, &'static str),
+/// utoipa's name for an HTTP method.
+fn http_method(m: &axum::http::Method) -> HttpMethod {
+    match *m {
+        axum::http::Method::POST => HttpMethod::Post,
+        axum::http::Method::PUT => HttpMethod::Put,
+        axum::http::Method::PATCH => HttpMethod::Patch,
+        axum::http::Method::DELETE => HttpMethod::Delete,
+        axum::http::Method::OPTIONS => HttpMethod::Options,
+        _ => HttpMethod::Get,
+    }
 }
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Str,
-    Int,
-    Num,
-    Bool,
-}
-
-/// A query parameter: name, type, required.
-type Q = (&'static str, Kind, bool);
-
-struct Op {
-    id: &'static str,
-    method: HttpMethod,
-    /// Path under `/v0.1.4`, if 0.1.x serves it.
-    v0: Option<&'static str>,
-    /// Path under `/v1.0.0`, if 1.0.0 serves it.
-    v1: Option<&'static str>,
-    /// Request body schema (`[]` suffix: an array of it).
-    body: Option<&'static str>,
-    ok: Ok200,
-    /// 1.0.0's answer when it differs.
-    ok_v1: Option<Ok200>,
-    query: &'static [Q],
-    summary: &'static str,
-}
-
-const CATALOG_QUERY: &[Q] = &[
-    ("amount", Kind::Str, false),
-    ("source_currency", Kind::Str, false),
-    ("limit", Kind::Str, false),
-    ("wallet_token", Kind::Str, false),
-    ("user_token", Kind::Str, false),
-    ("include_payer_logos", Kind::Bool, false),
-    ("payer_name", Kind::Str, false),
-    ("destination_currency", Kind::Str, false),
-];
-
-const HISTORY_QUERY: &[Q] = &[
-    ("number_of_records", Kind::Int, false),
-    ("start_date", Kind::Str, false),
-    ("end_date", Kind::Str, false),
-    ("page", Kind::Int, false),
-    ("type", Kind::Str, false),
-    ("wallet_token", Kind::Str, false),
-    ("show_all_clients", Kind::Bool, false),
-];
-
-use HttpMethod::{Delete, Get, Options, Patch, Post, Put};
-use Ok200::{Array, Either, One, Strings};
-
-const OPS: &[Op] = &[
-    Op {
-        id: "getAccountBalance",
-        method: Get,
-        v0: Some("/account/balance"),
-        v1: Some("/payout/account/balance"),
-        body: None,
-        ok: Array("AvailableBalanceTxnResp"),
-        ok_v1: None,
-        query: &[],
-        summary: "Available balances of the client's funding accounts",
-    },
-    Op {
-        id: "getAccountStatement",
-        method: Get,
-        v0: Some("/account/statement"),
-        v1: Some("/payout/account/statement"),
-        body: None,
-        ok: One("FileContent"),
-        ok_v1: None,
-        query: &[
-            ("start_date", Kind::Str, true),
-            ("ending_date", Kind::Str, true),
-        ],
-        summary: "Ledger statement (PDF, base64) for at most 31 days",
-    },
-    Op {
-        id: "createUser",
-        method: Post,
-        v0: Some("/user"),
-        v1: Some("/payout/user"),
-        body: Some("UserBody"),
-        ok: One("StoredUser"),
-        ok_v1: None,
-        query: &[],
-        summary: "Create a payee user",
-    },
-    Op {
-        id: "userLookup",
-        method: Get,
-        v0: Some("/user/lookup"),
-        v1: Some("/payout/user/lookup"),
-        body: None,
-        ok: One("FoundUser"),
-        ok_v1: None,
-        query: &[
-            ("email", Kind::Str, false),
-            ("first_name", Kind::Str, false),
-            ("internal_user_id", Kind::Str, false),
-        ],
-        summary: "Find a user by internal id, or e-mail and first name",
-    },
-    Op {
-        id: "getAllUsersHistory",
-        method: Get,
-        v0: None,
-        v1: Some("/payout/user/history"),
-        body: None,
-        ok: Array("TxnHistoryResp"),
-        ok_v1: None,
-        query: HISTORY_QUERY,
-        summary: "Every user's transactions",
-    },
-    Op {
-        id: "getUserByToken",
-        method: Get,
-        v0: Some("/user/{user_token}"),
-        v1: Some("/payout/user/{user_token}"),
-        body: None,
-        ok: One("StoredUser"),
-        ok_v1: None,
-        query: &[],
-        summary: "A user",
-    },
-    Op {
-        id: "updateUser",
-        method: Put,
-        v0: Some("/user/{user_token}"),
-        v1: Some("/payout/user/{user_token}"),
-        body: Some("UserBody"),
-        ok: One("StoredUser"),
-        ok_v1: None,
-        query: &[],
-        summary: "Replace a user's profile",
-    },
-    Op {
-        id: "getUserHistory",
-        method: Get,
-        v0: Some("/user/{user_token}/history"),
-        v1: Some("/payout/user/{user_token}/history"),
-        body: None,
-        ok: Array("TxnHistoryResp"),
-        ok_v1: None,
-        query: HISTORY_QUERY,
-        summary: "A user's payouts, loads and spend-backs",
-    },
-    Op {
-        id: "getCountryList",
-        method: Get,
-        v0: Some("/country/list"),
-        v1: Some("/payout/country/list"),
-        body: None,
-        ok: Array("CountryResp"),
-        ok_v1: None,
-        query: &[],
-        summary: "Countries served",
-    },
-    Op {
-        id: "getCountryServices",
-        method: Get,
-        v0: Some("/country/{country_code}"),
-        v1: Some("/payout/country/{country_code}"),
-        body: None,
-        ok: One("CompaniesResp"),
-        ok_v1: None,
-        query: CATALOG_QUERY,
-        summary: "Companies, services and payers of a country",
-    },
-    Op {
-        id: "getCheapestCountryServices",
-        method: Get,
-        v0: Some("/country/{country_code}/cheapest"),
-        v1: Some("/payout/country/{country_code}/cheapest"),
-        body: None,
-        ok: One("CompaniesResp"),
-        ok_v1: None,
-        query: CATALOG_QUERY,
-        summary: "The cheapest payer per delivery type and currency",
-    },
-    Op {
-        id: "getBestCountryServices",
-        method: Get,
-        v0: Some("/country/{country_code}/best"),
-        v1: Some("/payout/country/{country_code}/best"),
-        body: None,
-        ok: One("CompaniesResp"),
-        ok_v1: None,
-        query: CATALOG_QUERY,
-        summary: "The guide's name for cheapest",
-    },
-    Op {
-        id: "getDestinationTokenAlternatives",
-        method: Get,
-        v0: Some("/service/{destination_token}/alternatives"),
-        v1: Some("/payout/service/{destination_token}/alternatives"),
-        body: None,
-        ok: One("ServiceResp"),
-        ok_v1: None,
-        query: &[("include_payer_logos", Kind::Bool, false)],
-        summary: "Other payers of the same country and delivery type",
-    },
-    Op {
-        id: "getDestinationToken",
-        method: Get,
-        v0: None,
-        v1: Some("/payout/service/{destination_token}"),
-        body: None,
-        ok: One("ServiceResp"),
-        ok_v1: None,
-        query: &[("include_payer_logos", Kind::Bool, false)],
-        summary: "One destination",
-    },
-    Op {
-        id: "getUserAgreement",
-        method: Get,
-        v0: Some("/user-agreements"),
-        v1: Some("/payout/user-agreements"),
-        body: None,
-        ok: One("Agreement"),
-        ok_v1: None,
-        query: &[("id", Kind::Int, true)],
-        summary: "A user agreement (PDF, base64)",
-    },
-    Op {
-        id: "getUserAgreementsNames",
-        method: Options,
-        v0: Some("/user-agreements"),
-        v1: Some("/payout/user-agreements"),
-        body: None,
-        ok: Array("AgreementName"),
-        ok_v1: None,
-        query: &[],
-        summary: "The user agreements",
-    },
-    Op {
-        id: "getAllAttrs",
-        method: Get,
-        v0: None,
-        v1: Some("/payout/attribute/{user_token}"),
-        body: None,
-        ok: Array("AllAttributesResp"),
-        ok_v1: None,
-        query: &[],
-        summary: "Every stored attribute set of a user",
-    },
-    Op {
-        id: "getAttrs",
-        method: Get,
-        v0: Some("/attribute/{user_token}/{destination_token}/{currency}"),
-        v1: Some("/payout/attribute/{user_token}/{destination_token}/{currency}"),
-        body: None,
-        ok: Array("AttrsRequirement"),
-        ok_v1: None,
-        query: &[],
-        summary: "The attributes a destination requires, with stored values",
-    },
-    Op {
-        id: "storeAttrs",
-        method: Post,
-        v0: Some("/attribute/{user_token}/{destination_token}/{currency}"),
-        v1: Some("/payout/attribute/{user_token}/{destination_token}/{currency}"),
-        body: Some("AttrTxnBody"),
-        ok: One("AttrSetToken"),
-        ok_v1: None,
-        query: &[],
-        summary: "Store attribute values (whole-string regex match)",
-    },
-    Op {
-        id: "findAttributesVelocity",
-        method: Post,
-        v0: Some("/attribute/{user_token}/velocity"),
-        v1: Some("/payout/attribute/{user_token}/velocity"),
-        body: Some("VelocityItem[]"),
-        ok: Array("VelocityMatch"),
-        ok_v1: Some(Strings),
-        query: &[],
-        summary: "Other users sharing an attribute value",
-    },
-    Op {
-        id: "initiatePayout",
-        method: Post,
-        v0: Some("/payout/{user_token}"),
-        v1: Some("/payout/{user_token}"),
-        body: Some("PayoutTxnBody"),
-        ok: One("PayoutTxnResp"),
-        ok_v1: Some(Either("PayoutTxnResp", "PayoutTxnCommitResp")),
-        query: &[("limit", Kind::Num, false)],
-        summary: "Quote a payout (PENDING), or NSF/DUPLICATE",
-    },
-    Op {
-        id: "getUserPayoutsByToken",
-        method: Get,
-        v0: Some("/payout/{user_token}"),
-        v1: Some("/payout/{user_token}"),
-        body: None,
-        ok: Array("PayoutTxnResp"),
-        ok_v1: None,
-        query: &[("include_payer_logos", Kind::Bool, false)],
-        summary: "A user's payouts",
-    },
-    Op {
-        id: "getTaxInterviewLink",
-        method: Get,
-        v0: None,
-        v1: Some("/payout/{user_token}/tax"),
-        body: None,
-        ok: One("InterviewLink"),
-        ok_v1: None,
-        query: &[("return_url", Kind::Str, false)],
-        summary: "W-8/W-9 interview link",
-    },
-    Op {
-        id: "commitPayoutTxn",
-        method: Put,
-        v0: Some("/payout/{user_token}/{payout_token}"),
-        v1: Some("/payout/{user_token}/{payout_token}"),
-        body: None,
-        ok: One("PayoutTxnCommitResp"),
-        ok_v1: None,
-        query: &[],
-        summary: "Commit a payout",
-    },
-    Op {
-        id: "getPayoutStatus",
-        method: Get,
-        v0: Some("/payout/{user_token}/{payout_token}"),
-        v1: Some("/payout/{user_token}/{payout_token}"),
-        body: None,
-        ok: One("PayoutTxnResp"),
-        ok_v1: None,
-        query: &[
-            ("force_status_update", Kind::Bool, false),
-            ("include_payer_logo", Kind::Bool, false),
-        ],
-        summary: "A payout's status",
-    },
-    Op {
-        id: "getTransactionConfirmationDetails",
-        method: Patch,
-        v0: Some("/payout/{user_token}/{payout_token}"),
-        v1: Some("/payout/{user_token}/{payout_token}"),
-        body: None,
-        ok: One("FileContent"),
-        ok_v1: None,
-        query: &[],
-        summary: "A payout's confirmation (PDF, base64)",
-    },
-    Op {
-        id: "loadUser",
-        method: Post,
-        v0: Some("/load/{user_token}"),
-        v1: Some("/payout/load/{user_token}"),
-        body: Some("LoadTxnBody"),
-        ok: One("LoadTxnResp"),
-        ok_v1: None,
-        query: &[],
-        summary: "Credit a user's wallet from a funding account",
-    },
-    Op {
-        id: "getUserLoadsByToken",
-        method: Get,
-        v0: Some("/load/{user_token}"),
-        v1: Some("/payout/load/{user_token}"),
-        body: None,
-        ok: Array("Loads"),
-        ok_v1: None,
-        query: &[],
-        summary: "A user's loads",
-    },
-    Op {
-        id: "resendLoadNotification",
-        method: Put,
-        v0: Some("/load/{user_token}"),
-        v1: Some("/payout/load/{user_token}"),
-        body: None,
-        ok: One("NotificationResult"),
-        ok_v1: None,
-        query: &[("load_token", Kind::Str, true)],
-        summary: "Resend a load notification",
-    },
-    Op {
-        id: "cancelUserLoad",
-        method: Delete,
-        v0: Some("/load/{user_token}"),
-        v1: Some("/payout/load/{user_token}"),
-        body: None,
-        ok: One("LoadTxnResp"),
-        ok_v1: None,
-        query: &[("load_token", Kind::Str, true)],
-        summary: "Reverse a load (or cancel a scheduled one)",
-    },
-    Op {
-        id: "getWallet",
-        method: Get,
-        v0: Some("/wallet/{user_token}"),
-        v1: Some("/payout/wallet/{user_token}"),
-        body: None,
-        ok: Array("WalletTxnResp"),
-        ok_v1: None,
-        query: &[],
-        summary: "A user's wallets",
-    },
-    Op {
-        id: "resendBalanceNotification",
-        method: Put,
-        v0: Some("/wallet/{user_token}"),
-        v1: Some("/payout/wallet/{user_token}"),
-        body: None,
-        ok: One("NotificationResult"),
-        ok_v1: None,
-        query: &[("wallet_token", Kind::Str, false)],
-        summary: "Resend a balance notification",
-    },
-    Op {
-        id: "getAutopayRules",
-        method: Get,
-        v0: Some("/wallet/{user_token}/{wallet_token}/autopay"),
-        v1: Some("/payout/wallet/{user_token}/{wallet_token}/autopayout"),
-        body: None,
-        ok: Array("AutopayResp"),
-        ok_v1: None,
-        query: &[],
-        summary: "A wallet's autopay rules",
-    },
-    Op {
-        id: "createAutopayRule",
-        method: Post,
-        v0: Some("/wallet/{user_token}/{wallet_token}/autopay"),
-        v1: Some("/payout/wallet/{user_token}/{wallet_token}/autopayout"),
-        body: Some("AutopayRuleBody"),
-        ok: One("AutopayResp"),
-        ok_v1: None,
-        query: &[],
-        summary: "Add an autopay rule",
-    },
-    Op {
-        id: "deleteAutopayRule",
-        method: Delete,
-        v0: Some("/wallet/{user_token}/{wallet_token}/autopay"),
-        v1: Some("/payout/wallet/{user_token}/{wallet_token}/autopayout"),
-        body: None,
-        ok: One("NotificationResult"),
-        ok_v1: None,
-        query: &[("token", Kind::Str, true)],
-        summary: "Delete an autopay rule",
-    },
-    Op {
-        id: "getWalletCardInfo",
-        method: Get,
-        v0: Some("/wallet/{user_token}/{wallet_token}/card"),
-        v1: Some("/payout/wallet/{user_token}/{wallet_token}/card"),
-        body: None,
-        ok: One("CardInfo"),
-        ok_v1: None,
-        query: &[],
-        summary: "The MassPay card of a card wallet",
-    },
-    Op {
-        id: "updateWalletCardInfo",
-        method: Put,
-        v0: Some("/wallet/{user_token}/{wallet_token}/card"),
-        v1: Some("/payout/wallet/{user_token}/{wallet_token}/card"),
-        body: None,
-        ok: One("CardInfo"),
-        ok_v1: None,
-        query: &[("pin", Kind::Str, false), ("status", Kind::Str, false)],
-        summary: "Change a card's PIN or status",
-    },
-    Op {
-        id: "initiateSpendback",
-        method: Post,
-        v0: Some("/spendback/{user_token}"),
-        v1: Some("/payout/spendback/{user_token}"),
-        body: Some("SpendBackTxnBody"),
-        ok: One("SpendBackTxnResp"),
-        ok_v1: None,
-        query: &[],
-        summary: "Move money from a user's wallet back to the client",
-    },
-    Op {
-        id: "getUserSpendbacksByToken",
-        method: Get,
-        v0: Some("/spendback/{user_token}"),
-        v1: Some("/payout/spendback/{user_token}"),
-        body: None,
-        ok: Array("SpendBacks"),
-        ok_v1: None,
-        query: &[],
-        summary: "A user's spend-backs",
-    },
-    Op {
-        id: "getUserUserTokenKycAu10tix",
-        method: Get,
-        v0: Some("/user/{user_token}/kyc/au10tix"),
-        v1: Some("/payout/user/{user_token}/kyc/au10tix"),
-        body: None,
-        ok: One("SessionLink"),
-        ok_v1: None,
-        query: &[],
-        summary: "Start an Au10tix session",
-    },
-    Op {
-        id: "getUserUserTokenKycVeriff",
-        method: Get,
-        v0: Some("/user/{user_token}/kyc/veriff"),
-        v1: Some("/payout/user/{user_token}/kyc/veriff"),
-        body: None,
-        ok: One("SessionLink"),
-        ok_v1: None,
-        query: &[],
-        summary: "Start a Veriff session",
-    },
-    Op {
-        id: "uploadIdPhotos",
-        method: Post,
-        v0: Some("/user/{user_token}/kyc/id"),
-        v1: Some("/payout/user/{user_token}/kyc/id"),
-        body: Some("IdUpload[]"),
-        ok: One("UploadResult"),
-        ok_v1: None,
-        query: &[],
-        summary: "Upload ID images (base64 PNG/JPEG)",
-    },
-    Op {
-        id: "getUserUserTokenKycAttempts",
-        method: Get,
-        v0: None,
-        v1: Some("/payout/user/{user_token}/kyc/id"),
-        body: None,
-        ok: Array("KycSessionResp"),
-        ok_v1: None,
-        query: &[],
-        summary: "A user's KYC sessions",
-    },
-    Op {
-        id: "getTaxUsers",
-        method: Get,
-        v0: Some("/tax"),
-        v1: Some("/payout/tax"),
-        body: None,
-        ok: Array("TaxYearUserResp"),
-        ok_v1: None,
-        query: &[
-            ("amount_threshold", Kind::Num, false),
-            ("tax_year", Kind::Int, false),
-        ],
-        summary: "Users' totals for a tax year",
-    },
-    Op {
-        id: "createSubaccount",
-        method: Post,
-        v0: None,
-        v1: Some("/subaccount"),
-        body: Some("object"),
-        ok: One("SubaccountResp"),
-        ok_v1: None,
-        query: &[],
-        summary: "Create a sub-account (a new API key)",
-    },
-    Op {
-        id: "addSubaccountUbo",
-        method: Post,
-        v0: None,
-        v1: Some("/subaccount/{subaccount_token}/ubo"),
-        body: Some("object"),
-        ok: One("UboResp"),
-        ok_v1: None,
-        query: &[],
-        summary: "Add a beneficial owner",
-    },
-    Op {
-        id: "uploadSubaccountUboId",
-        method: Post,
-        v0: None,
-        v1: Some("/subaccount/{subaccount_token}/ubo/{ubo_token}/id"),
-        body: Some("IdUpload[]"),
-        ok: One("Uploaded"),
-        ok_v1: None,
-        query: &[],
-        summary: "Upload a beneficial owner's ID images",
-    },
-];
 
 /// Status codes every operation may answer besides 200, with what they mean here.
 const ERRORS: &[(&str, &str)] = &[
@@ -644,41 +64,36 @@ fn schema_ref(name: &str) -> RefOr<Schema> {
     RefOr::Ref(Ref::from_schema_name(name))
 }
 
-fn ok_schema(ok: Ok200) -> RefOr<Schema> {
-    match ok {
-        One(n) => schema_ref(n),
-        Array(n) => ArrayBuilder::new().items(schema_ref(n)).into(),
-        Strings => ArrayBuilder::new()
+fn schema(s: registry::Schema, c: &mut Components) -> RefOr<Schema> {
+    match s {
+        registry::Schema::One(f) => f(c),
+        registry::Schema::Many(f) => ArrayBuilder::new().items(f(c)).into(),
+        registry::Schema::Either(a, b) => OneOfBuilder::new().item(a(c)).item(b(c)).into(),
+        registry::Schema::Strings => ArrayBuilder::new()
             .items(ObjectBuilder::new().schema_type(SchemaType::Type(Type::String)))
             .into(),
-        Either(a, b) => OneOfBuilder::new()
-            .item(schema_ref(a))
-            .item(schema_ref(b))
-            .into(),
-    }
-}
-
-fn body_schema(name: &str) -> RefOr<Schema> {
-    match name.strip_suffix("[]") {
-        Some(item) => ArrayBuilder::new().items(schema_ref(item)).into(),
-        None if name == "object" => ObjectBuilder::new()
+        registry::Schema::Object => ObjectBuilder::new()
             .schema_type(SchemaType::Type(Type::Object))
             .into(),
-        None => schema_ref(name),
     }
 }
 
-fn kind_schema(kind: Kind) -> ObjectBuilder {
+fn kind_schema(kind: Param) -> ObjectBuilder {
     let t = match kind {
-        Kind::Str => Type::String,
-        Kind::Int => Type::Integer,
-        Kind::Num => Type::Number,
-        Kind::Bool => Type::Boolean,
+        Param::Str => Type::String,
+        Param::Int => Type::Integer,
+        Param::Num => Type::Number,
+        Param::Bool => Type::Boolean,
     };
     ObjectBuilder::new().schema_type(SchemaType::Type(t))
 }
 
-fn operation(op: &Op, path: &str, version: &str) -> utoipa::openapi::path::Operation {
+fn operation(
+    op: &Operation,
+    path: &str,
+    version: &str,
+    c: &mut Components,
+) -> utoipa::openapi::path::Operation {
     let ok = if version == "v1" {
         op.ok_v1.unwrap_or(op.ok)
     } else {
@@ -688,7 +103,7 @@ fn operation(op: &Op, path: &str, version: &str) -> utoipa::openapi::path::Opera
         "200",
         ResponseBuilder::new().description("Success.").content(
             "application/json",
-            ContentBuilder::new().schema(Some(ok_schema(ok))).build(),
+            ContentBuilder::new().schema(Some(schema(ok, c))).build(),
         ),
     );
     for (code, what) in ERRORS {
@@ -723,7 +138,7 @@ fn operation(op: &Op, path: &str, version: &str) -> utoipa::openapi::path::Opera
                     .name(name)
                     .parameter_in(ParameterIn::Path)
                     .required(Required::True)
-                    .schema(Some(kind_schema(Kind::Str))),
+                    .schema(Some(kind_schema(Param::Str))),
             );
         }
     }
@@ -740,7 +155,7 @@ fn operation(op: &Op, path: &str, version: &str) -> utoipa::openapi::path::Opera
                 .schema(Some(kind_schema(kind))),
         );
     }
-    if !matches!(op.method, Get | Options | Delete) {
+    if op.mutates() {
         b = b.parameter(
             ParameterBuilder::new()
                 .name("Idempotency-Key")
@@ -748,7 +163,7 @@ fn operation(op: &Op, path: &str, version: &str) -> utoipa::openapi::path::Opera
                 .required(Required::False)
                 .description(Some("Replays the first answer for a retried request."))
                 .schema(Some(
-                    kind_schema(Kind::Str)
+                    kind_schema(Param::Str)
                         .min_length(Some(1))
                         .max_length(Some(255))
                         .pattern(Some("^[!-~]+$")),
@@ -761,9 +176,7 @@ fn operation(op: &Op, path: &str, version: &str) -> utoipa::openapi::path::Opera
                 .required(Some(Required::True))
                 .content(
                     "application/json",
-                    ContentBuilder::new()
-                        .schema(Some(body_schema(body)))
-                        .build(),
+                    ContentBuilder::new().schema(Some(schema(body, c))).build(),
                 )
                 .build(),
         ));
@@ -772,68 +185,25 @@ fn operation(op: &Op, path: &str, version: &str) -> utoipa::openapi::path::Opera
 }
 
 fn build() -> OpenApi {
+    let mut c = Components::new();
     let mut paths = PathsBuilder::new();
-    for op in OPS {
-        for (version, prefix, path) in [("v0", "/v0.1.4", op.v0), ("v1", "/v1.0.0", op.v1)] {
+    for op in registry::operations() {
+        for (version, prefix, path) in [("v0", "/v0.1.4", op.v0), ("v1", V1_PREFIX, op.v1)] {
             if let Some(path) = path {
-                let full = format!("{prefix}{path}");
+                let method = http_method(&op.method);
                 paths = paths.path(
-                    full.clone(),
-                    PathItem::new(op.method.clone(), operation(op, path, version)),
+                    format!("{prefix}{path}"),
+                    PathItem::new(method, operation(op, path, version, &mut c)),
                 );
             }
         }
     }
-    let components = ComponentsBuilder::new()
-        .schema_from::<crate::domain::money::Amount>()
-        .schema_from::<crate::error::ErrorBody>()
-        .schema_from::<crate::error::ErrorDetail>()
-        .schema_from::<AvailableBalanceTxnResp>()
-        .schema_from::<StoredUser>()
-        .schema_from::<FoundUser>()
-        .schema_from::<PayoutTxnResp>()
-        .schema_from::<PayoutTxnCommitResp>()
-        .schema_from::<AttrsRequirement>()
-        .schema_from::<AttrSetToken>()
-        .schema_from::<CountryResp>()
-        .schema_from::<CompaniesResp>()
-        .schema_from::<CompanyResp>()
-        .schema_from::<ServiceResp>()
-        .schema_from::<ServicePayerResp>()
-        .schema_from::<PayerExchangeRate>()
-        .schema_from::<FileContent>()
-        .schema_from::<TxnHistoryResp>()
-        .schema_from::<super::catalog::Agreement>()
-        .schema_from::<super::catalog::AgreementName>()
-        .schema_from::<super::attribute::VelocityMatch>()
-        .schema_from::<super::attribute::AllAttributesResp>()
-        .schema_from::<super::load::LoadTxnResp>()
-        .schema_from::<super::load::Loads>()
-        .schema_from::<super::load::NotificationResult>()
-        .schema_from::<super::wallet::WalletTxnResp>()
-        .schema_from::<super::wallet::AutopayResp>()
-        .schema_from::<super::wallet::CardInfo>()
-        .schema_from::<super::wallet::CardNumber>()
-        .schema_from::<super::spendback::SpendBackTxnResp>()
-        .schema_from::<super::spendback::SpendBacks>()
-        .schema_from::<super::user::SessionLink>()
-        .schema_from::<super::user::UploadResult>()
-        .schema_from::<super::user::KycSessionResp>()
-        .schema_from::<super::tax::TaxYearUserResp>()
-        .schema_from::<super::tax::PostalCode>()
-        .schema_from::<super::tax::InterviewLink>()
-        .schema_from::<super::subaccount::SubaccountResp>()
-        .schema_from::<super::subaccount::UboResp>()
-        .schema_from::<super::subaccount::Uploaded>()
-        .schema_from::<crate::domain::user::UserBody>()
-        .schema_from::<crate::domain::attribute::AttrTxnBody>()
-        .schema_from::<crate::domain::attribute::AttrValueBody>()
-        .schema_from::<crate::domain::payout::PayoutTxnBody>()
-        .schema_from::<crate::domain::wallet::LoadTxnBody>()
-        .schema_from::<crate::domain::wallet::SpendBackTxnBody>()
-        .schema_from::<crate::domain::wallet::AutopayRuleBody>()
-        .schema_from::<super::attribute::VelocityItem>()
-        .schema_from::<super::user::IdUpload>()
+    registry::one::<crate::error::ErrorBody>(&mut c);
+    let mut components = ComponentsBuilder::new();
+    for (name, schema) in c {
+        components = components.schema(name, schema);
+    }
+    let components = components
         .security_scheme(
             "AUTHORIZER_NAME",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(

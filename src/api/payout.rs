@@ -2,14 +2,14 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
 use axum::Extension;
-use axum::Router;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::extract::{query_bool, query_decimal, Json, Path, Query, TenantCtx};
+use super::models;
 use super::models::{PayoutTxnCommitResp, PayoutTxnResp};
+use super::registry::{one, Operation, Param, Schema};
 use super::scenario_layer::transfer_id_scenarios;
 use super::{json, ApiVersion, AppState};
 use crate::domain::payout::{parse_payout_request, PayoutTxnBody};
@@ -17,18 +17,82 @@ use crate::domain::token;
 use crate::error::{ApiError, ApiResult};
 use crate::scenario::Effects;
 use crate::state::{InitiateOutcome, Tenant};
+use axum::http::Method;
+use axum::routing::on;
 
-pub fn router(p: &str) -> Router<AppState> {
-    Router::new()
-        .route(
-            &[p, "/payout/{user_token}"].concat(),
-            get(list).post(initiate),
-        )
-        .route(
-            &[p, "/payout/{user_token}/{payout_token}"].concat(),
-            get(status).put(commit).patch(confirmation),
-        )
-}
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        id: "initiatePayout",
+        aliases: &[],
+        method: Method::POST,
+        v0: Some("/payout/{user_token}"),
+        v1: Some("/payout/{user_token}"),
+        handler: |m| on(m, initiate),
+        body: Some(Schema::One(one::<crate::domain::payout::PayoutTxnBody>)),
+        ok: Schema::One(one::<models::PayoutTxnResp<'static>>),
+        ok_v1: Some(Schema::Either(
+            one::<models::PayoutTxnResp<'static>>,
+            one::<models::PayoutTxnCommitResp<'static>>,
+        )),
+        query: &[("limit", Param::Num, false)],
+        summary: "Quote a payout (PENDING), or NSF/DUPLICATE",
+    },
+    Operation {
+        id: "getUserPayoutsByToken",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/payout/{user_token}"),
+        v1: Some("/payout/{user_token}"),
+        handler: |m| on(m, list),
+        body: None,
+        ok: Schema::Many(one::<models::PayoutTxnResp<'static>>),
+        ok_v1: None,
+        query: &[("include_payer_logos", Param::Bool, false)],
+        summary: "A user's payouts",
+    },
+    Operation {
+        id: "commitPayoutTxn",
+        aliases: &[],
+        method: Method::PUT,
+        v0: Some("/payout/{user_token}/{payout_token}"),
+        v1: Some("/payout/{user_token}/{payout_token}"),
+        handler: |m| on(m, commit),
+        body: None,
+        ok: Schema::One(one::<models::PayoutTxnCommitResp<'static>>),
+        ok_v1: None,
+        query: &[],
+        summary: "Commit a payout",
+    },
+    Operation {
+        id: "getPayoutStatus",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/payout/{user_token}/{payout_token}"),
+        v1: Some("/payout/{user_token}/{payout_token}"),
+        handler: |m| on(m, status),
+        body: None,
+        ok: Schema::One(one::<models::PayoutTxnResp<'static>>),
+        ok_v1: None,
+        query: &[
+            ("force_status_update", Param::Bool, false),
+            ("include_payer_logo", Param::Bool, false),
+        ],
+        summary: "A payout's status",
+    },
+    Operation {
+        id: "getTransactionConfirmationDetails",
+        aliases: &[],
+        method: Method::PATCH,
+        v0: Some("/payout/{user_token}/{payout_token}"),
+        v1: Some("/payout/{user_token}/{payout_token}"),
+        handler: |m| on(m, confirmation),
+        body: None,
+        ok: Schema::One(one::<models::FileContent>),
+        ok_v1: None,
+        query: &[],
+        summary: "A payout's confirmation (PDF, base64)",
+    },
+];
 
 fn payout_not_found(text: &str) -> ApiError {
     ApiError::not_found(format!("payout {text:?} was not found for this user"))

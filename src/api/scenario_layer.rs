@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::AppState;
 use crate::domain::token;
 use crate::error::ApiError;
-use crate::scenario::{matching, operation, Effects, RequestFacts, Scenario};
+use crate::scenario::{matching, Effects, RequestFacts, Scenario};
 use crate::state::Tenant;
 
 pub const SCENARIO_HEADER: axum::http::HeaderName =
@@ -36,7 +36,8 @@ fn operation_of(
 ) -> Option<&'static str> {
     extensions
         .get::<MatchedPath>()
-        .and_then(|m| operation::identify(method, m.as_str()))
+        .and_then(|m| super::registry::identify(method, m.as_str()))
+        .map(|op| op.id)
 }
 
 /// Operations that can carry a payout's own scenarios (client_transfer_id, magic amount).

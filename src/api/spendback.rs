@@ -1,25 +1,49 @@
 //! Spend-backs: money from a user's wallet back to the client.
 
 use axum::response::Response;
-use axum::routing::post;
-use axum::{Extension, Router};
+use axum::Extension;
 use serde::Serialize;
 
 use super::extract::{Json, Path, TenantCtx};
-use super::{json, AppState};
+use super::json;
+use super::registry::{one, Operation, Schema};
 use crate::domain::money::Amount;
 use crate::domain::token;
 use crate::domain::wallet::{self, SpendBackTxnBody};
 use crate::error::ApiResult;
 use crate::scenario::Effects;
 use crate::state::tenant_wallets::parse_spendback;
+use axum::http::Method;
+use axum::routing::on;
 
-pub fn router(p: &str) -> Router<AppState> {
-    Router::new().route(
-        &[p, "/spendback/{user_token}"].concat(),
-        post(create).get(list),
-    )
-}
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        id: "initiateSpendback",
+        aliases: &[],
+        method: Method::POST,
+        v0: Some("/spendback/{user_token}"),
+        v1: Some("/payout/spendback/{user_token}"),
+        handler: |m| on(m, create),
+        body: Some(Schema::One(one::<crate::domain::wallet::SpendBackTxnBody>)),
+        ok: Schema::One(one::<SpendBackTxnResp<'static>>),
+        ok_v1: None,
+        query: &[],
+        summary: "Move money from a user's wallet back to the client",
+    },
+    Operation {
+        id: "getUserSpendbacksByToken",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/spendback/{user_token}"),
+        v1: Some("/payout/spendback/{user_token}"),
+        handler: |m| on(m, list),
+        body: None,
+        ok: Schema::Many(one::<SpendBacks<'static>>),
+        ok_v1: None,
+        query: &[],
+        summary: "A user's spend-backs",
+    },
+];
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SpendBackTxnResp<'a> {

@@ -3,29 +3,59 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::extract::{Json, OptionalJson, Path, TenantCtx};
+use super::registry::{one, Operation, Schema};
 use super::{json, AppState};
 use crate::domain::token;
 use crate::domain::Problems;
 use crate::error::{ApiError, ApiResult};
+use axum::http::Method;
+use axum::routing::on;
 
-pub fn router(p: &str) -> Router<AppState> {
-    Router::new()
-        .route(&[p, "/subaccount"].concat(), post(create))
-        .route(
-            &[p, "/subaccount/{subaccount_token}/ubo"].concat(),
-            post(add_ubo),
-        )
-        .route(
-            &[p, "/subaccount/{subaccount_token}/ubo/{ubo_token}/id"].concat(),
-            post(upload_ubo_id),
-        )
-}
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        id: "createSubaccount",
+        aliases: &[],
+        method: Method::POST,
+        v0: None,
+        v1: Some("/subaccount"),
+        handler: |m| on(m, create),
+        body: Some(Schema::Object),
+        ok: Schema::One(one::<SubaccountResp>),
+        ok_v1: None,
+        query: &[],
+        summary: "Create a sub-account (a new API key)",
+    },
+    Operation {
+        id: "addSubaccountUbo",
+        aliases: &["getSubaccountSubaccountTokenUbo"],
+        method: Method::POST,
+        v0: None,
+        v1: Some("/subaccount/{subaccount_token}/ubo"),
+        handler: |m| on(m, add_ubo),
+        body: Some(Schema::Object),
+        ok: Schema::One(one::<UboResp>),
+        ok_v1: None,
+        query: &[],
+        summary: "Add a beneficial owner",
+    },
+    Operation {
+        id: "uploadSubaccountUboId",
+        aliases: &[],
+        method: Method::POST,
+        v0: None,
+        v1: Some("/subaccount/{subaccount_token}/ubo/{ubo_token}/id"),
+        handler: |m| on(m, upload_ubo_id),
+        body: Some(Schema::Many(one::<super::user::IdUpload>)),
+        ok: Schema::One(one::<Uploaded>),
+        ok_v1: None,
+        query: &[],
+        summary: "Upload a beneficial owner's ID images",
+    },
+];
 
 pub const SUBACCOUNT: &str = "sub_";
 pub const UBO: &str = "ubo_";

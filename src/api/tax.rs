@@ -1,26 +1,50 @@
 //! Tax: users' yearly totals (`/tax`) and, in API 1.0.0, the W-8/W-9 interview link.
 
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::extract::{query_decimal, Path, Query, TenantCtx};
-use super::{json, ApiVersion, AppState};
+use super::registry::{one, Operation, Param, Schema};
+use super::{json, ApiVersion};
 use crate::domain::money::Amount;
 use crate::domain::payout::PayoutStatus;
 use crate::domain::token;
 use crate::error::{ApiError, ApiResult};
+use axum::http::Method;
+use axum::routing::on;
 
-pub fn router(p: &str) -> Router<AppState> {
-    Router::new().route(&[p, "/tax"].concat(), get(tax_users))
-}
-
-/// API 1.0.0 only (lives beside the payout-transaction paths: `/payout/{user_token}/tax`).
-pub fn interview_router(p: &str) -> Router<AppState> {
-    Router::new().route(&[p, "/payout/{user_token}/tax"].concat(), get(interview))
-}
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        id: "getTaxInterviewLink",
+        aliases: &[],
+        method: Method::GET,
+        v0: None,
+        v1: Some("/payout/{user_token}/tax"),
+        handler: |m| on(m, interview),
+        body: None,
+        ok: Schema::One(one::<InterviewLink>),
+        ok_v1: None,
+        query: &[("return_url", Param::Str, false)],
+        summary: "W-8/W-9 interview link",
+    },
+    Operation {
+        id: "getTaxUsers",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/tax"),
+        v1: Some("/payout/tax"),
+        handler: |m| on(m, tax_users),
+        body: None,
+        ok: Schema::Many(one::<TaxYearUserResp<'static>>),
+        ok_v1: None,
+        query: &[
+            ("amount_threshold", Param::Num, false),
+            ("tax_year", Param::Int, false),
+        ],
+        summary: "Users' totals for a tax year",
+    },
+];
 
 #[derive(Deserialize)]
 pub struct TaxQuery {

@@ -1,26 +1,132 @@
 //! Users (payees): create, get, update, lookup.
 
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::extract::{Json, Path, Query, TenantCtx};
+use super::json;
+use super::models;
 use super::models::{FoundUser, StoredUser};
-use super::{json, AppState};
+use super::registry::{one, Operation, Param, Schema};
 use crate::clock;
 use crate::domain::token;
 use crate::domain::user::{parse_profile, UserBody, UserBodyKind, UserStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::state::Tenant;
+use axum::http::Method;
+use axum::routing::on;
 
-pub fn router(p: &str) -> Router<AppState> {
-    Router::new()
-        .route(&[p, "/user"].concat(), post(create))
-        .route(&[p, "/user/lookup"].concat(), get(lookup))
-        .route(&[p, "/user/{user_token}"].concat(), get(fetch).put(update))
-}
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        id: "createUser",
+        aliases: &[],
+        method: Method::POST,
+        v0: Some("/user"),
+        v1: Some("/payout/user"),
+        handler: |m| on(m, create),
+        body: Some(Schema::One(one::<crate::domain::user::UserBody>)),
+        ok: Schema::One(one::<models::StoredUser<'static>>),
+        ok_v1: None,
+        query: &[],
+        summary: "Create a payee user",
+    },
+    Operation {
+        id: "userLookup",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/user/lookup"),
+        v1: Some("/payout/user/lookup"),
+        handler: |m| on(m, lookup),
+        body: None,
+        ok: Schema::One(one::<models::FoundUser<'static>>),
+        ok_v1: None,
+        query: &[
+            ("email", Param::Str, false),
+            ("first_name", Param::Str, false),
+            ("internal_user_id", Param::Str, false),
+        ],
+        summary: "Find a user by internal id, or e-mail and first name",
+    },
+    Operation {
+        id: "getUserByToken",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/user/{user_token}"),
+        v1: Some("/payout/user/{user_token}"),
+        handler: |m| on(m, fetch),
+        body: None,
+        ok: Schema::One(one::<models::StoredUser<'static>>),
+        ok_v1: None,
+        query: &[],
+        summary: "A user",
+    },
+    Operation {
+        id: "updateUser",
+        aliases: &[],
+        method: Method::PUT,
+        v0: Some("/user/{user_token}"),
+        v1: Some("/payout/user/{user_token}"),
+        handler: |m| on(m, update),
+        body: Some(Schema::One(one::<crate::domain::user::UserBody>)),
+        ok: Schema::One(one::<models::StoredUser<'static>>),
+        ok_v1: None,
+        query: &[],
+        summary: "Replace a user's profile",
+    },
+    Operation {
+        id: "getUserUserTokenKycAu10tix",
+        aliases: &["getUserUserTokenKycAu10Tix"],
+        method: Method::GET,
+        v0: Some("/user/{user_token}/kyc/au10tix"),
+        v1: Some("/payout/user/{user_token}/kyc/au10tix"),
+        handler: |m| on(m, au10tix),
+        body: None,
+        ok: Schema::One(one::<SessionLink>),
+        ok_v1: None,
+        query: &[],
+        summary: "Start an Au10tix session",
+    },
+    Operation {
+        id: "getUserUserTokenKycVeriff",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/user/{user_token}/kyc/veriff"),
+        v1: Some("/payout/user/{user_token}/kyc/veriff"),
+        handler: |m| on(m, veriff),
+        body: None,
+        ok: Schema::One(one::<SessionLink>),
+        ok_v1: None,
+        query: &[],
+        summary: "Start a Veriff session",
+    },
+    Operation {
+        id: "uploadIdPhotos",
+        aliases: &[],
+        method: Method::POST,
+        v0: Some("/user/{user_token}/kyc/id"),
+        v1: Some("/payout/user/{user_token}/kyc/id"),
+        handler: |m| on(m, upload_id),
+        body: Some(Schema::Many(one::<IdUpload>)),
+        ok: Schema::One(one::<UploadResult>),
+        ok_v1: None,
+        query: &[],
+        summary: "Upload ID images (base64 PNG/JPEG)",
+    },
+    Operation {
+        id: "getUserUserTokenKycAttempts",
+        aliases: &[],
+        method: Method::GET,
+        v0: None,
+        v1: Some("/payout/user/{user_token}/kyc/id"),
+        handler: |m| on(m, kyc_attempts),
+        body: None,
+        ok: Schema::Many(one::<KycSessionResp>),
+        ok_v1: None,
+        query: &[],
+        summary: "A user's KYC sessions",
+    },
+];
 
 /// Reads a `user_token` path segment; an unknown or malformed token is a 404.
 pub fn user_id(tenant: &Tenant, text: &str) -> ApiResult<Uuid> {
@@ -93,24 +199,6 @@ async fn lookup(TenantCtx(tenant): TenantCtx, Query(q): Query<LookupQuery>) -> A
 }
 
 // ----- KYC -------------------------------------------------------------------------------------
-
-pub fn kyc_router(p: &str) -> Router<AppState> {
-    Router::new()
-        .route(
-            &[p, "/user/{user_token}/kyc/au10tix"].concat(),
-            get(au10tix),
-        )
-        .route(&[p, "/user/{user_token}/kyc/veriff"].concat(), get(veriff))
-        .route(&[p, "/user/{user_token}/kyc/id"].concat(), post(upload_id))
-}
-
-/// API 1.0.0 only: the user's KYC sessions.
-pub fn kyc_attempts_router(p: &str) -> Router<AppState> {
-    Router::new().route(
-        &[p, "/user/{user_token}/kyc/id"].concat(),
-        get(kyc_attempts),
-    )
-}
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct SessionLink {

@@ -2,43 +2,113 @@
 //! and the MassPay card of a card wallet.
 
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use serde::{Deserialize, Serialize};
 
 use super::extract::{OptionalJson, Path, Query, TenantCtx};
 use super::load::NotificationResult;
-use super::{json, ApiVersion, AppState};
+use super::registry::{one, Operation, Param, Schema};
+use super::{json, ApiVersion};
 use crate::domain::money::Amount;
 use crate::domain::token;
 use crate::domain::wallet::{self, AutopayRule, AutopayRuleBody, Wallet, WalletKind};
 use crate::error::{ApiError, ApiResult};
 use crate::state::Tenant;
+use axum::http::Method;
+use axum::routing::on;
 
-pub fn router(p: &str) -> Router<AppState> {
-    Router::new()
-        .route(&[p, "/wallet/{user_token}"].concat(), get(list).put(resend))
-        .route(
-            &[p, "/wallet/{user_token}/{wallet_token}/card"].concat(),
-            get(card).put(update_card),
-        )
-}
-
-/// 0.1.x names the rules `autopay`…
-pub fn autopay_router(p: &str) -> Router<AppState> {
-    Router::new().route(
-        &[p, "/wallet/{user_token}/{wallet_token}/autopay"].concat(),
-        get(rules).post(add_rule).delete(delete_rule),
-    )
-}
-
-/// …1.0.0 `autopayout`.
-pub fn autopayout_router(p: &str) -> Router<AppState> {
-    Router::new().route(
-        &[p, "/wallet/{user_token}/{wallet_token}/autopayout"].concat(),
-        get(rules).post(add_rule).delete(delete_rule),
-    )
-}
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        id: "getWallet",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/wallet/{user_token}"),
+        v1: Some("/payout/wallet/{user_token}"),
+        handler: |m| on(m, list),
+        body: None,
+        ok: Schema::Many(one::<WalletTxnResp<'static>>),
+        ok_v1: None,
+        query: &[],
+        summary: "A user's wallets",
+    },
+    Operation {
+        id: "resendBalanceNotification",
+        aliases: &[],
+        method: Method::PUT,
+        v0: Some("/wallet/{user_token}"),
+        v1: Some("/payout/wallet/{user_token}"),
+        handler: |m| on(m, resend),
+        body: None,
+        ok: Schema::One(one::<NotificationResult>),
+        ok_v1: None,
+        query: &[("wallet_token", Param::Str, false)],
+        summary: "Resend a balance notification",
+    },
+    Operation {
+        id: "getAutopayRules",
+        aliases: &["getAutopayoutRules"],
+        method: Method::GET,
+        v0: Some("/wallet/{user_token}/{wallet_token}/autopay"),
+        v1: Some("/payout/wallet/{user_token}/{wallet_token}/autopayout"),
+        handler: |m| on(m, rules),
+        body: None,
+        ok: Schema::Many(one::<AutopayResp>),
+        ok_v1: None,
+        query: &[],
+        summary: "A wallet's autopay rules",
+    },
+    Operation {
+        id: "createAutopayRule",
+        aliases: &["createAutopayoutRule"],
+        method: Method::POST,
+        v0: Some("/wallet/{user_token}/{wallet_token}/autopay"),
+        v1: Some("/payout/wallet/{user_token}/{wallet_token}/autopayout"),
+        handler: |m| on(m, add_rule),
+        body: Some(Schema::One(one::<crate::domain::wallet::AutopayRuleBody>)),
+        ok: Schema::One(one::<AutopayResp>),
+        ok_v1: None,
+        query: &[],
+        summary: "Add an autopay rule",
+    },
+    Operation {
+        id: "deleteAutopayRule",
+        aliases: &["deleteAutopayoutRule"],
+        method: Method::DELETE,
+        v0: Some("/wallet/{user_token}/{wallet_token}/autopay"),
+        v1: Some("/payout/wallet/{user_token}/{wallet_token}/autopayout"),
+        handler: |m| on(m, delete_rule),
+        body: None,
+        ok: Schema::One(one::<NotificationResult>),
+        ok_v1: None,
+        query: &[("token", Param::Str, true)],
+        summary: "Delete an autopay rule",
+    },
+    Operation {
+        id: "getWalletCardInfo",
+        aliases: &[],
+        method: Method::GET,
+        v0: Some("/wallet/{user_token}/{wallet_token}/card"),
+        v1: Some("/payout/wallet/{user_token}/{wallet_token}/card"),
+        handler: |m| on(m, card),
+        body: None,
+        ok: Schema::One(one::<CardInfo>),
+        ok_v1: None,
+        query: &[],
+        summary: "The MassPay card of a card wallet",
+    },
+    Operation {
+        id: "updateWalletCardInfo",
+        aliases: &[],
+        method: Method::PUT,
+        v0: Some("/wallet/{user_token}/{wallet_token}/card"),
+        v1: Some("/payout/wallet/{user_token}/{wallet_token}/card"),
+        handler: |m| on(m, update_card),
+        body: None,
+        ok: Schema::One(one::<CardInfo>),
+        ok_v1: None,
+        query: &[("pin", Param::Str, false), ("status", Param::Str, false)],
+        summary: "Change a card's PIN or status",
+    },
+];
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct WalletTxnResp<'a> {

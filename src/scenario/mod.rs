@@ -8,7 +8,6 @@
 //! file stops start-up naming file, rule and reason.
 
 pub mod matching;
-pub mod operation;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -431,15 +430,23 @@ fn parse(
             OneOrMany::One(o) => vec![o],
             OneOrMany::Many(v) => v,
         };
+        // Names resolve to the registry's operation ids here, once: `*`, an id, an alias
+        // (the 1.0.0 SDKs' renames) or `/openapi.json`'s `…V1` id.
+        let mut ids: Vec<String> = Vec::new();
         for o in &operations {
-            if !operation::is_known(o) {
-                return Err(fail(format!("{rule}.when.operation"), format!("unknown operation {o:?} (use a MassPay SDK operation id such as commitPayoutTxn, or *)")));
+            if o == "*" {
+                continue;
             }
+            let resolved = crate::api::registry::resolve_name(o);
+            if resolved.is_empty() {
+                return Err(fail(format!("{rule}.when.operation"), format!("unknown operation {o:?} (use a MassPay SDK operation id such as commitPayoutTxn, as /openapi.json lists them, or *)")));
+            }
+            ids.extend(resolved.into_iter().map(String::from));
         }
         let operations: Vec<String> = if operations.iter().any(|o| o == "*") {
             Vec::new()
         } else {
-            operations
+            ids
         };
         let conditions = |what: &str,
                           map: HashMap<String, ValueMatchFile>|

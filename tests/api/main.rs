@@ -11,6 +11,7 @@ mod clock;
 mod errors;
 mod magic;
 mod payouts;
+mod registry;
 mod scenarios;
 mod seed_flow;
 mod surface;
