@@ -15,6 +15,9 @@ use crate::clock;
 use crate::domain::money::{decimal_from_json_text, fits_precision};
 use crate::domain::token;
 use crate::error::{ApiError, ApiResult};
+use crate::state::Tenant;
+use crate::webhook::TenantWebhooks;
+use std::sync::Arc;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -297,28 +300,34 @@ async fn subscribe(
         .filter(|u| !u.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("url is required"))?;
     let secret = body.secret.filter(|s| !s.is_empty());
-    let sub = tenant
-        .webhooks
+    let sub = webhooks(&tenant)?
         .subscribe(url.trim().to_string(), secret)
         .map_err(ApiError::bad_request)?;
     Ok(json(&sub))
 }
 
 async fn unsubscribe(TenantCtx(tenant): TenantCtx) -> Response {
-    tenant.webhooks.unsubscribe();
+    if let Ok(w) = webhooks(&tenant) {
+        w.unsubscribe();
+    }
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn webhook_log(TenantCtx(tenant): TenantCtx) -> Response {
-    json(&tenant.webhooks.deliveries())
+async fn webhook_log(TenantCtx(tenant): TenantCtx) -> ApiResult<Response> {
+    Ok(json(&webhooks(&tenant)?.deliveries()))
+}
+
+/// The tenant's webhooks: its event sink, seen as what it is.
+fn webhooks(tenant: &Tenant) -> ApiResult<Arc<TenantWebhooks>> {
+    TenantWebhooks::of(&tenant.events)
+        .ok_or_else(|| ApiError::Internal("this tenant's events do not go to webhooks".into()))
 }
 
 async fn resend(
     TenantCtx(tenant): TenantCtx,
     crate::api::extract::Path(id): crate::api::extract::Path<String>,
 ) -> ApiResult<Response> {
-    let d = tenant
-        .webhooks
+    let d = webhooks(&tenant)?
         .resend(&id)
         .ok_or_else(|| ApiError::not_found(format!("webhook delivery {id:?} was not found")))?;
     Ok(json(&d))

@@ -126,17 +126,23 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
     )
     .map_err(StartError::Webhook)?;
     let balance_json = api::BalanceJson::new(&catalog);
+    let hub = Arc::new(hub);
+    let sinks = webhook::Sinks {
+        hub: Arc::clone(&hub),
+        catalog: Arc::clone(&catalog),
+    };
     let store = Store::new(
         catalog,
         ClockOrigin::new(config.start_time),
         config.seed,
         allowed,
-        Arc::new(hub),
+        Arc::new(sinks),
         config.max_tenants.unwrap_or(limits::MAX_TENANTS),
     );
     Ok(AppState::new(api::Shared {
         balance_json,
         store: Arc::new(store),
+        webhooks: hub,
         scenarios: Arc::new(registry),
         global_scenarios: global.into(),
         max_connections: config
@@ -181,7 +187,7 @@ pub async fn serve(
     let (max_connections, shutdown_timeout) = (state.max_connections, state.shutdown_timeout);
     let open = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let refusing = Arc::new(tokio::sync::Semaphore::new(limits::MAX_REFUSALS_IN_FLIGHT));
-    let webhooks = Arc::clone(state.store.webhooks());
+    let webhooks = Arc::clone(&state.webhooks);
     let edge = api::app(state);
     let http = hyper::server::conn::http1::Builder::new();
     let connections = hyper_util::server::graceful::GracefulShutdown::new();

@@ -40,6 +40,10 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Semaphore};
 use uuid::Uuid;
 
+use crate::api::models::PayoutEvent;
+use crate::domain::catalog::Catalog;
+use crate::domain::event::{Event, EventSink, EventSinks};
+use crate::domain::{token, wallet};
 use crate::limits::{MAX_WEBHOOK_DELIVERIES, WEBHOOK_IDLE_PER_HOST, WEBHOOK_IDLE_TIMEOUT};
 
 /// Attempts per delivery, the first backoff, the timeout per attempt.
@@ -57,16 +61,7 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// handing its turn on (it normally takes microseconds).
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
-/// How a scenario bends the deliveries of the events a request causes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Directives {
-    /// Never delivered (recorded as `dropped`): the client must poll.
-    pub drop: bool,
-    /// The first attempt waits this long: the notification arrives late.
-    pub delay_ms: u64,
-    /// Delivered twice (at-least-once delivery).
-    pub duplicate: bool,
-}
+pub use crate::domain::event::Directives;
 
 /// Process-wide webhook settings, the HTTP client and the turns it hands out.
 pub struct Hub {
@@ -365,6 +360,10 @@ struct Job {
 
 /// A tenant's webhook state: its subscription, the delivery log and the per-object workers.
 pub struct TenantWebhooks {
+    /// What the events' payloads are rendered against (shared by every tenant).
+    catalog: Arc<Catalog>,
+    /// Itself, for the workers `publish` starts (it is called through `&self`).
+    me: std::sync::Weak<TenantWebhooks>,
     hub: Arc<Hub>,
     subscription: RwLock<Option<Subscription>>,
     /// Made on first use, like the tenant's other maps (most tenants never subscribe).
@@ -374,8 +373,10 @@ pub struct TenantWebhooks {
 }
 
 impl TenantWebhooks {
-    pub fn new(hub: Arc<Hub>) -> Arc<Self> {
-        Arc::new(TenantWebhooks {
+    pub fn new(hub: Arc<Hub>, catalog: Arc<Catalog>) -> Arc<Self> {
+        Arc::new_cyclic(|me| TenantWebhooks {
+            catalog,
+            me: me.clone(),
             hub,
             subscription: RwLock::new(None),
             log: LazyMap::default(),
@@ -646,6 +647,103 @@ impl TenantWebhooks {
     }
 }
 
+/// Every tenant's sink: its [`TenantWebhooks`], on the process-wide [`Hub`].
+pub struct Sinks {
+    pub hub: Arc<Hub>,
+    pub catalog: Arc<Catalog>,
+}
+
+impl EventSinks for Sinks {
+    fn for_tenant(&self) -> Arc<dyn EventSink> {
+        TenantWebhooks::new(Arc::clone(&self.hub), Arc::clone(&self.catalog))
+    }
+}
+
+impl TenantWebhooks {
+    /// The webhooks behind a tenant's sink (the admin API's view of them).
+    pub fn of(sink: &Arc<dyn EventSink>) -> Option<Arc<TenantWebhooks>> {
+        let any = Arc::clone(sink) as Arc<dyn std::any::Any + Send + Sync>;
+        any.downcast::<TenantWebhooks>().ok()
+    }
+}
+
+impl EventSink for TenantWebhooks {
+    fn listening(&self) -> bool {
+        self.active()
+    }
+
+    /// Renders MassPay's payload for the event and queues it to every subscribed URL.
+    fn publish(&self, event: Event<'_>, directives: Directives) {
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        let (event_type, object_token, body) = match event {
+            Event::Payout(p) => (
+                "payout",
+                token::format(token::PAYOUT, p.id),
+                serde_json::to_string(&PayoutEvent::from(&self.catalog, p)),
+            ),
+            Event::Load(l) => {
+                let account = &self.catalog.funding_accounts[l.funding];
+                let load_token = token::format(wallet::LOAD, l.id);
+                let body = serde_json::to_string(&LoadEvent {
+                    load_token: &load_token,
+                    time_of_load: crate::clock::format(l.time_of_load),
+                    client_load_id: &l.client_load_id,
+                    source_token: &account.token,
+                    wallet_token: token::format(wallet::WALLET, l.wallet),
+                    amount: l.amount.into(),
+                    source_currency_code: &account.currency,
+                    notes: &l.notes,
+                    status: l.status.as_str(),
+                    event_type: "load",
+                });
+                ("load", load_token, body)
+            }
+            Event::SpendBack { spendback, success } => {
+                let spendback_token = token::format(wallet::SPENDBACK, spendback.id);
+                let body = serde_json::to_string(&SpendBackEvent {
+                    spendback_token: &spendback_token,
+                    client_spendback_id: &spendback.client_spendback_id,
+                    status: if success { "success" } else { "failure" },
+                    event_type: "spendback",
+                });
+                ("spendback", spendback_token, body)
+            }
+        };
+        match body {
+            Ok(body) => me.emit(event_type, &object_token, body, directives),
+            // Plain structs of strings and decimals do not fail to serialise; if one ever did,
+            // nothing is sent rather than an empty body.
+            Err(e) => tracing::error!("webhook {event_type} {object_token} not rendered: {e}"),
+        }
+    }
+}
+
+/// The `load` event's payload.
+#[derive(Serialize)]
+struct LoadEvent<'a> {
+    load_token: &'a str,
+    time_of_load: String,
+    client_load_id: &'a str,
+    source_token: &'a str,
+    wallet_token: String,
+    amount: crate::domain::money::Amount,
+    source_currency_code: &'a str,
+    notes: &'a str,
+    status: &'static str,
+    event_type: &'static str,
+}
+
+/// The `spendback` event's payload.
+#[derive(Serialize)]
+struct SpendBackEvent<'a> {
+    spendback_token: &'a str,
+    client_spendback_id: &'a str,
+    status: &'static str,
+    event_type: &'static str,
+}
+
 /// MassPay's signature: hex HMAC-SHA512 of `"<t>|<raw body>"` with the secret.
 pub fn sign(secret: &str, t: i64, body: &str) -> String {
     let mut mac = <Hmac<Sha512> as Mac>::new_from_slice(secret.as_bytes())
@@ -663,6 +761,10 @@ pub fn sign(secret: &str, t: i64, body: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    fn catalog() -> Arc<crate::domain::catalog::Catalog> {
+        Arc::new(crate::fixtures::load(crate::fixtures::Source::Embedded).expect("fixtures"))
+    }
+
     use super::*;
 
     #[test]
@@ -802,7 +904,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn pending_counts_unfinished_deliveries_until_they_end() {
         let hung = Arc::new(Hub::new(vec![hanging_receiver().await], None, Vec::new()).unwrap());
-        let tenant = TenantWebhooks::new(Arc::clone(&hung));
+        let tenant = TenantWebhooks::new(Arc::clone(&hung), catalog());
         assert_eq!(hung.pending(), 0);
         assert_eq!(hung.log_pending_at_shutdown(), 0);
         tenant.emit("payout", "payout_a", "{}".into(), Directives::default());
@@ -829,7 +931,7 @@ mod tests {
         assert_eq!(hung.log_pending_at_shutdown(), 4);
 
         let ok = Arc::new(Hub::new(vec![answering_receiver().await], None, Vec::new()).unwrap());
-        let tenant = TenantWebhooks::new(Arc::clone(&ok));
+        let tenant = TenantWebhooks::new(Arc::clone(&ok), catalog());
         for object in ["payout_a", "payout_a", "payout_b"] {
             tenant.emit("payout", object, "{}".into(), Directives::default());
         }

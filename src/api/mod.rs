@@ -59,6 +59,8 @@ pub struct AppState(Arc<Shared>);
 /// The contents of [`AppState`].
 pub struct Shared {
     pub store: Arc<Store>,
+    /// The process-wide webhook hub (its pending count is logged at shutdown).
+    pub webhooks: Arc<crate::webhook::Hub>,
     pub scenarios: Arc<crate::scenario::Registry>,
     /// Scenarios active for every request (`--scenario`).
     pub global_scenarios: Arc<[Arc<crate::scenario::Scenario>]>,

@@ -329,10 +329,6 @@ impl<'a> PayoutEvent<'a> {
             event_type: "payout",
         }
     }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
 }
 
 /// A base64 document (`GetTransactionConfirmationDetails200Response`, `GetAccountStatement200Response`).

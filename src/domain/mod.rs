@@ -4,6 +4,7 @@
 
 pub mod attribute;
 pub mod catalog;
+pub mod event;
 pub mod history;
 pub mod metadata;
 pub mod money;

@@ -16,6 +16,7 @@ pub use tenant::{AttrKey, InitiateOutcome, PayoutRequest, Tenant};
 
 use crate::clock::ClockOrigin;
 use crate::domain::catalog::Catalog;
+use crate::domain::event::EventSinks;
 use crate::limits;
 
 pub struct Store {
@@ -27,7 +28,8 @@ pub struct Store {
     tenants: ClientKeyMap<Box<str>, Arc<Tenant>>,
     /// API keys handed out at run time (sub-accounts), accepted even with `--api-key`.
     issued_keys: ClientKeyMap<Box<str>, ()>,
-    webhooks: Arc<crate::webhook::Hub>,
+    /// Makes each new tenant's event sink (the webhooks).
+    sinks: Arc<dyn EventSinks>,
     /// Tenants held at most (`--max-tenants`).
     max_tenants: usize,
     /// The tenants with a deadline coming, by when (what the 1 s sweep looks at).
@@ -51,7 +53,7 @@ impl Store {
         origin: ClockOrigin,
         seed: Option<u64>,
         allowed_keys: Option<HashSet<String>>,
-        webhooks: Arc<crate::webhook::Hub>,
+        sinks: Arc<dyn EventSinks>,
         max_tenants: usize,
     ) -> Self {
         Store {
@@ -61,7 +63,7 @@ impl Store {
             allowed_keys,
             tenants: ClientKeyMap::default(),
             issued_keys: ClientKeyMap::default(),
-            webhooks,
+            sinks,
             max_tenants,
             due: Arc::default(),
         }
@@ -73,11 +75,6 @@ impl Store {
         sweep::tick(&self.due, std::time::Instant::now(), |key| {
             self.tenants.get(key).map(|t| Arc::clone(t.value()))
         });
-    }
-
-    /// The process-wide webhook hub (its pending count is logged at shutdown).
-    pub fn webhooks(&self) -> &Arc<crate::webhook::Hub> {
-        &self.webhooks
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -129,7 +126,7 @@ impl Store {
             self.origin,
             self.seed,
             key,
-            crate::webhook::TenantWebhooks::new(Arc::clone(&self.webhooks)),
+            self.sinks.for_tenant(),
             Arc::clone(&self.due),
         )
     }

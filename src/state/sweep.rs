@@ -144,8 +144,8 @@ pub(crate) mod test_support {
     pub fn store() -> Store {
         let catalog =
             Arc::new(crate::fixtures::load(crate::fixtures::Source::Embedded).expect("fixtures"));
-        let hub = Arc::new(crate::webhook::Hub::new(Vec::new(), None, Vec::new()).expect("hub"));
-        Store::new(catalog, ClockOrigin::new(None), None, None, hub, 1000)
+        let sinks = Arc::new(crate::domain::event::NoEvents);
+        Store::new(catalog, ClockOrigin::new(None), None, None, sinks, 1000)
     }
 
     /// Creates a user (a fresh e-mail) and returns its id.

@@ -16,6 +16,7 @@ use super::journal::Journal;
 use crate::clock::{ClockOrigin, Millis, TenantClock};
 use crate::domain::attribute::{self, AttrSet, AttrValueBody};
 use crate::domain::catalog::Catalog;
+use crate::domain::event::{Directives, Event, EventSink};
 use crate::domain::payout::{
     self, CommitContext, CommitOutcome, ForcedOutcome, Magic, Payout, PayoutStatus, Quote, Source,
 };
@@ -23,7 +24,6 @@ use crate::domain::token::{self, TokenSource};
 use crate::domain::user::{KycSession, User, UserProfile, UserStatus};
 use crate::domain::wallet::{Load, SpendBack, Wallet};
 use crate::error::{ApiError, ApiResult};
-use crate::webhook::{Directives, TenantWebhooks};
 
 pub use crate::domain::payout::PayoutRequest;
 
@@ -72,7 +72,8 @@ pub struct Tenant {
     kyc: LazyMap<FastMap<Uuid, Vec<KycSession>>>,
     /// Sub-accounts and their beneficial owners.
     subaccounts: LazyMap<FastMap<Uuid, Vec<Uuid>>>,
-    pub webhooks: Arc<TenantWebhooks>,
+    /// Where this tenant's events go (the webhook side renders and delivers them).
+    pub events: Arc<dyn EventSink>,
     /// When a stored payout changes status by itself (quote expiry, settlement), by time.
     deadlines: Mutex<BTreeSet<(Millis, Uuid)>>,
     /// When scheduled loads run.
@@ -109,7 +110,7 @@ impl Tenant {
         origin: ClockOrigin,
         seed: Option<u64>,
         key: &str,
-        webhooks: Arc<TenantWebhooks>,
+        events: Arc<dyn EventSink>,
         due: Arc<super::sweep::DueQueue>,
     ) -> Self {
         let balances = catalog
@@ -137,7 +138,7 @@ impl Tenant {
             spendback_ids: LazyMap::default(),
             kyc: LazyMap::default(),
             subaccounts: LazyMap::default(),
-            webhooks,
+            events,
             deadlines: Mutex::new(BTreeSet::new()),
             load_deadlines: Mutex::new(BTreeSet::new()),
             due,
@@ -750,18 +751,11 @@ impl Tenant {
         self.counts.get(kind)
     }
 
-    /// Emits the `payout` webhook event for a payout's current status (if anyone listens).
+    /// Publishes the `payout` event for a payout's current status (if anyone listens).
     fn emit_payout(&self, p: &Payout, directives: Directives) {
-        if !self.webhooks.active() {
-            return;
+        if self.events.listening() {
+            self.events.publish(Event::Payout(p), directives);
         }
-        let body = crate::api::models::PayoutEvent::from(&self.catalog, p).to_json();
-        self.webhooks.emit(
-            "payout",
-            &token::format(token::PAYOUT, p.id),
-            body,
-            directives,
-        );
     }
 }
 

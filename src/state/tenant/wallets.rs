@@ -3,7 +3,6 @@
 //! wallet's entry; never the other way round.
 
 use rust_decimal::Decimal;
-use serde::Serialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
@@ -11,6 +10,7 @@ use super::caps::Kind;
 use super::{Tenant, UserRecord};
 use crate::clock::Millis;
 use crate::domain::catalog::Catalog;
+use crate::domain::event::{Directives, Event};
 use crate::domain::money::parse_request_amount;
 use crate::domain::payout::{AmountRequest, PayoutRequest, Source};
 use crate::domain::token;
@@ -21,7 +21,6 @@ use crate::domain::wallet::{
 };
 use crate::domain::Problems;
 use crate::error::{ApiError, ApiResult};
-use crate::webhook::Directives;
 
 /// A load request, parsed.
 pub struct LoadRequest {
@@ -152,28 +151,6 @@ pub fn parse_spendback(catalog: &Catalog, body: SpendBackTxnBody) -> ApiResult<S
             metadata,
         },
     )
-}
-
-#[derive(Serialize)]
-struct LoadEvent<'a> {
-    load_token: String,
-    time_of_load: String,
-    client_load_id: &'a str,
-    source_token: &'a str,
-    wallet_token: String,
-    amount: crate::domain::money::Amount,
-    source_currency_code: &'a str,
-    notes: &'a str,
-    status: &'static str,
-    event_type: &'static str,
-}
-
-#[derive(Serialize)]
-struct SpendBackEvent<'a> {
-    spendback_token: String,
-    client_spendback_id: &'a str,
-    status: &'static str,
-    event_type: &'static str,
 }
 
 impl Tenant {
@@ -469,25 +446,9 @@ impl Tenant {
     }
 
     fn emit_load(&self, l: &Load, directives: Directives) {
-        if !self.webhooks.active() {
-            return;
+        if self.events.listening() {
+            self.events.publish(Event::Load(l), directives);
         }
-        let account = &self.catalog.funding_accounts[l.funding];
-        let body = serde_json::to_string(&LoadEvent {
-            load_token: token::format(wallet::LOAD, l.id),
-            time_of_load: crate::clock::format(l.time_of_load),
-            client_load_id: &l.client_load_id,
-            source_token: &account.token,
-            wallet_token: token::format(wallet::WALLET, l.wallet),
-            amount: l.amount.into(),
-            source_currency_code: &account.currency,
-            notes: &l.notes,
-            status: l.status.as_str(),
-            event_type: "load",
-        })
-        .unwrap_or_default();
-        self.webhooks
-            .emit("load", &token::format(wallet::LOAD, l.id), body, directives);
     }
 
     /// Each autopay rule of a wallet with its share of a load of `amount` (amount × percentage
@@ -665,18 +626,12 @@ impl Tenant {
         if let Some(mut u) = self.users.get_mut(&user) {
             u.spendbacks.push(id);
         }
-        if self.webhooks.active() {
-            let body = serde_json::to_string(&SpendBackEvent {
-                spendback_token: token::format(wallet::SPENDBACK, id),
-                client_spendback_id: &sb.client_spendback_id,
-                status: if success { "success" } else { "failure" },
-                event_type: "spendback",
-            })
-            .unwrap_or_default();
-            self.webhooks.emit(
-                "spendback",
-                &token::format(wallet::SPENDBACK, id),
-                body,
+        if self.events.listening() {
+            self.events.publish(
+                Event::SpendBack {
+                    spendback: &sb,
+                    success,
+                },
                 webhook,
             );
         }
