@@ -197,3 +197,15 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The simulation's refusals as MassPay's answers: the one place they meet HTTP.
+impl From<crate::domain::error::SimError> for ApiError {
+    fn from(e: crate::domain::error::SimError) -> Self {
+        use crate::domain::error::SimError;
+        match e {
+            SimError::Invalid { reason, details } => ApiError::BadRequest { reason, details },
+            SimError::NotFound(what) => ApiError::NotFound(what),
+            SimError::LimitReached(what) => ApiError::Unprocessable(what),
+        }
+    }
+}

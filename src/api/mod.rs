@@ -632,16 +632,32 @@ where
 /// What the request journal keeps of a MassPay request, taken before the handler runs.
 pub struct JournalNote {
     tenant: Arc<Tenant>,
-    method: axum::http::Method,
+    method: &'static str,
     path: Box<str>,
     idempotency_key: Option<Box<str>>,
+}
+
+/// A method's name for the journal, without an allocation: routes answer only the standard
+/// methods, so anything else was never routed (and is not journaled).
+fn method_name(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    match *m {
+        M::GET => "GET",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::PATCH => "PATCH",
+        M::DELETE => "DELETE",
+        M::OPTIONS => "OPTIONS",
+        M::HEAD => "HEAD",
+        _ => "OTHER",
+    }
 }
 
 impl JournalNote {
     fn of(req: &Request, tenant: Arc<Tenant>) -> Self {
         JournalNote {
             tenant,
-            method: req.method().clone(),
+            method: method_name(req.method()),
             // Routes carry their full paths (no nesting), so this is the path as sent.
             path: req.uri().path().into(),
             idempotency_key: req

@@ -277,7 +277,7 @@ pub fn check_id_uploads(items: &[IdUpload]) -> ApiResult<()> {
     if total > 10 * 1024 * 1024 {
         p.push("the images together must be at most 10 MB");
     }
-    p.finish("ID upload", ())
+    Ok(p.finish("ID upload", ())?)
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

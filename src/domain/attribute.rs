@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::catalog::Catalog;
 use super::Problems;
-use crate::error::ApiError;
+use crate::domain::error::SimError;
 
 /// The values stored for one (user, destination, currency): an attribute set.
 #[derive(Clone, Debug)]
@@ -48,7 +48,7 @@ pub fn merge_and_validate(
     requirements: &[usize],
     stored: Option<&AttrSet>,
     given: Vec<AttrValueBody>,
-) -> Result<Vec<(usize, Box<str>)>, ApiError> {
+) -> Result<Vec<(usize, Box<str>)>, SimError> {
     let mut p = Problems::new();
     let mut merged: Vec<(usize, Box<str>)> = stored.map(|s| s.values.clone()).unwrap_or_default();
     let mut seen = Vec::new();

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::Problems;
 use crate::clock::Millis;
-use crate::error::ApiError;
+use crate::domain::error::SimError;
 
 /// The history query as sent (the JS SDK sends its defaults explicitly).
 #[derive(Deserialize, Default)]
@@ -51,7 +51,7 @@ pub struct HistoryQuery {
     pub wallet_token: Option<String>,
 }
 
-pub fn parse(raw: HistoryQueryRaw) -> Result<HistoryQuery, ApiError> {
+pub fn parse(raw: HistoryQueryRaw) -> Result<HistoryQuery, SimError> {
     let mut p = Problems::new();
     let number = |p: &mut Problems, name: &str, v: Option<String>, default: usize, max: usize| {
         match v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {

@@ -4,6 +4,7 @@
 
 pub mod attribute;
 pub mod catalog;
+pub mod error;
 pub mod event;
 pub mod history;
 pub mod metadata;
@@ -89,11 +90,11 @@ impl Problems {
     }
 
     /// Ends parsing: `Ok(value)` if nothing was wrong, else a 400 listing every problem.
-    pub fn finish<T>(self, what: &str, value: T) -> Result<T, crate::error::ApiError> {
+    pub fn finish<T>(self, what: &str, value: T) -> Result<T, crate::domain::error::SimError> {
         if self.0.is_empty() {
             Ok(value)
         } else {
-            Err(crate::error::ApiError::invalid(
+            Err(crate::domain::error::SimError::invalid_many(
                 format!("invalid {what}"),
                 self.0,
             ))

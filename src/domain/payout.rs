@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::catalog::{DeliveryType, Pricing};
 use super::money::round_to_precision;
 use crate::clock::Millis;
-use crate::error::ApiError;
+use crate::domain::error::SimError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PayoutStatus {
@@ -214,9 +214,9 @@ pub fn quote(
     source_precision: u32,
     destination_precision: u32,
     req: AmountRequest,
-) -> Result<Quote, ApiError> {
+) -> Result<Quote, SimError> {
     let fee = pricing.fee;
-    let too_large = || ApiError::bad_request("the amount is too large to quote");
+    let too_large = || SimError::invalid("the amount is too large to quote");
     let to_destination = |s: Decimal| {
         s.checked_mul(rate)
             .map(|d| round_to_precision(d, destination_precision))
@@ -233,7 +233,7 @@ pub fn quote(
     };
     let (mut source, mut destination) = match (req.source_amount, req.destination_amount) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
+            return Err(SimError::invalid(
                 "give either source_amount or destination_amount, not both",
             ))
         }
@@ -242,9 +242,9 @@ pub fn quote(
             let s = d
                 .checked_div(rate)
                 .map(|s| round_to_precision(s, source_precision))
-                .ok_or_else(|| ApiError::bad_request("destination_amount is too large"))?;
+                .ok_or_else(|| SimError::invalid("destination_amount is too large"))?;
             if s <= Decimal::ZERO {
-                return Err(ApiError::bad_request(
+                return Err(SimError::invalid(
                     "destination_amount is too small: it is worth less than the smallest unit of the source currency",
                 ));
             }
@@ -256,7 +256,7 @@ pub fn quote(
                 (s, to_destination(s)?)
             }
             None => {
-                return Err(ApiError::bad_request(
+                return Err(SimError::invalid(
                     "source_amount or destination_amount is required",
                 ))
             }
@@ -271,13 +271,13 @@ pub fn quote(
     // The commit debits source + fee: it must be a number too.
     source.checked_add(fee).ok_or_else(too_large)?;
     if source <= Decimal::ZERO {
-        return Err(ApiError::bad_request(format!(
+        return Err(SimError::invalid(format!(
             "the amount left after the fee of {} is not positive",
             fee.normalize()
         )));
     }
     if destination <= Decimal::ZERO {
-        return Err(ApiError::bad_request(
+        return Err(SimError::invalid(
             "the amount is too small to deliver anything in the destination currency",
         ));
     }
@@ -287,7 +287,7 @@ pub fn quote(
         } else {
             pricing.max_limit.normalize().to_string()
         };
-        return Err(ApiError::bad_request(format!(
+        return Err(SimError::invalid(format!(
             "source_amount {} is outside this destination's limits ({} to {max} {})",
             source.normalize(),
             pricing.min_limit.normalize(),
@@ -460,7 +460,7 @@ pub fn parse_payout_request(
     body: PayoutTxnBody,
     limit: Option<Decimal>,
     wallet: impl Fn(&str) -> Option<(Uuid, usize)>,
-) -> Result<PayoutRequest, ApiError> {
+) -> Result<PayoutRequest, SimError> {
     use super::money::parse_request_amount;
     let mut p = super::Problems::new();
     let source_token = p.required("source_token", body.source_token, 100);
@@ -562,7 +562,7 @@ pub fn parse_payout_request(
         return Err(p
             .finish::<()>("payout", ())
             .err()
-            .unwrap_or_else(|| ApiError::bad_request("invalid payout")));
+            .unwrap_or_else(|| SimError::invalid("invalid payout")));
     };
     p.finish(
         "payout",
@@ -737,7 +737,7 @@ mod tests {
             ),
         ] {
             let e = quote(&no_max, d(rate), 2, 2, req).unwrap_err();
-            assert_eq!(e.status(), axum::http::StatusCode::BAD_REQUEST, "{req:?}");
+            assert!(matches!(e, SimError::Invalid { .. }), "{req:?}");
         }
         // Rate 1 (same currency): Decimal::MAX + fee does not fit either.
         let e = quote(
@@ -751,7 +751,7 @@ mod tests {
             },
         )
         .unwrap_err();
-        assert_eq!(e.status(), axum::http::StatusCode::BAD_REQUEST);
+        assert!(matches!(e, SimError::Invalid { .. }), "{e:?}");
         let p = Payout {
             source_amount: huge,
             fee: d("2.99"),

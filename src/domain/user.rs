@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::catalog::Catalog;
 use super::Problems;
 use crate::clock::Millis;
-use crate::error::ApiError;
+use crate::domain::error::SimError;
 
 const NAME_MAX: usize = 255;
 const INTERNAL_ID_MAX: usize = 75;
@@ -133,7 +133,7 @@ pub fn parse_profile(
     body: UserBody,
     kind: UserBodyKind,
     today: NaiveDate,
-) -> Result<(UserProfile, Option<UserStatus>), ApiError> {
+) -> Result<(UserProfile, Option<UserStatus>), SimError> {
     let mut p = Problems::new();
     let status = match (kind, body.status.as_deref()) {
         (UserBodyKind::Create, _) => None,
@@ -324,7 +324,7 @@ mod tests {
     #[test]
     fn lists_every_missing_field_at_once() {
         let err = parse_profile(UserBody::default(), UserBodyKind::Create, today()).unwrap_err();
-        let ApiError::BadRequest { details, .. } = err else {
+        let SimError::Invalid { details, .. } = err else {
             panic!()
         };
         for f in [

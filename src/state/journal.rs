@@ -11,7 +11,8 @@ pub const JOURNAL_CAP: usize = 1000;
 
 #[derive(Clone, Debug)]
 pub struct JournalEntry {
-    pub method: axum::http::Method,
+    /// The request's method (`GET`, `POST`, …; the edge names it).
+    pub method: &'static str,
     pub path: Box<str>,
     pub status: u16,
     pub idempotency_key: Option<Box<str>>,
@@ -36,7 +37,7 @@ impl Journal {
     pub fn list(&self, method: Option<&str>, path: Option<&str>) -> Vec<JournalEntry> {
         let e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         e.iter()
-            .filter(|x| method.is_none_or(|m| x.method.as_str().eq_ignore_ascii_case(m)))
+            .filter(|x| method.is_none_or(|m| x.method.eq_ignore_ascii_case(m)))
             .filter(|x| path.is_none_or(|p| x.path.contains(p)))
             .cloned()
             .collect()

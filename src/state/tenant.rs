@@ -16,6 +16,7 @@ use super::journal::Journal;
 use crate::clock::{ClockOrigin, Millis, TenantClock};
 use crate::domain::attribute::{self, AttrSet, AttrValueBody};
 use crate::domain::catalog::Catalog;
+use crate::domain::error::{SimError, SimResult};
 use crate::domain::event::{Directives, Event, EventSink};
 use crate::domain::payout::{
     self, CommitContext, CommitOutcome, ForcedOutcome, Magic, Payout, PayoutStatus, Quote, Source,
@@ -23,7 +24,6 @@ use crate::domain::payout::{
 use crate::domain::token::{self, TokenSource};
 use crate::domain::user::{KycSession, User, UserProfile, UserStatus};
 use crate::domain::wallet::{Load, SpendBack, Wallet};
-use crate::error::{ApiError, ApiResult};
 
 pub use crate::domain::payout::PayoutRequest;
 
@@ -222,13 +222,13 @@ impl Tenant {
 
     // ----- users ----------------------------------------------------------------------------
 
-    pub fn create_user(&self, profile: UserProfile) -> ApiResult<Arc<User>> {
+    pub fn create_user(&self, profile: UserProfile) -> SimResult<Arc<User>> {
         self.counts.take(Kind::Users)?;
         let id = self.tokens.next();
         match self.emails.entry(profile.email_key()) {
             Entry::Occupied(_) => {
                 self.counts.give_back(Kind::Users);
-                return Err(ApiError::bad_request(format!(
+                return Err(SimError::invalid(format!(
                     "email {:?} is already used by another user",
                     profile.email
                 )));
@@ -280,16 +280,16 @@ impl Tenant {
         id: Uuid,
         profile: UserProfile,
         status: UserStatus,
-    ) -> ApiResult<Arc<User>> {
+    ) -> SimResult<Arc<User>> {
         let mut record = self.users.get_mut(&id).ok_or_else(|| {
-            ApiError::not_found(format!("user {}", token::format(token::USER, id)))
+            SimError::not_found(format!("user {}", token::format(token::USER, id)))
         })?;
         let old_key = record.user.profile.email_key();
         let new_key = profile.email_key();
         if old_key != new_key {
             match self.emails.entry(new_key) {
                 Entry::Occupied(_) => {
-                    return Err(ApiError::bad_request(format!(
+                    return Err(SimError::invalid(format!(
                         "email {:?} is already used by another user",
                         profile.email
                     )))
@@ -379,13 +379,13 @@ impl Tenant {
         key: AttrKey,
         attr_set_token: Option<&str>,
         values: Vec<AttrValueBody>,
-    ) -> ApiResult<Uuid> {
+    ) -> SimResult<Uuid> {
         let requirements = self.requirements(key);
-        let check_token = |existing: Option<Uuid>| -> ApiResult<()> {
+        let check_token = |existing: Option<Uuid>| -> SimResult<()> {
             match attr_set_token {
                 None => Ok(()),
                 Some(t) if token::parse(t, token::ATTR_SET).is_some() && token::parse(t, token::ATTR_SET) == existing => Ok(()),
-                Some(t) => Err(ApiError::bad_request(format!(
+                Some(t) => Err(SimError::invalid(format!(
                     "attr_set_token {t:?} is not the attribute set of this user, destination and currency"
                 ))),
             }
@@ -424,9 +424,9 @@ impl Tenant {
         req: PayoutRequest,
         rate_override: Option<Decimal>,
         webhook: Directives,
-    ) -> ApiResult<InitiateOutcome> {
+    ) -> SimResult<InitiateOutcome> {
         if !self.user_exists(user) {
-            return Err(ApiError::not_found(format!(
+            return Err(SimError::not_found(format!(
                 "user {}",
                 token::format(token::USER, user)
             )));
@@ -436,20 +436,20 @@ impl Tenant {
         let source_currency = payout::source_currency_code(catalog, req.source);
         if let Source::Wallet(w, _) = req.source {
             if self.wallets.get(&w).is_none_or(|x| x.user != user) {
-                return Err(ApiError::bad_request(
+                return Err(SimError::invalid(
                     "source_token is not a wallet of this user",
                 ));
             }
         }
         let dest = &payer.currencies[req.destination_currency];
         let pricing = payer.pricing_for(source_currency).ok_or_else(|| {
-            ApiError::bad_request(format!(
+            SimError::invalid(format!(
                 "this destination does not accept {source_currency} as source currency"
             ))
         })?;
         let rate = rate_override
             .or_else(|| catalog.rate(pricing, &dest.code))
-            .ok_or_else(|| ApiError::bad_request("no exchange rate for this currency pair"))?;
+            .ok_or_else(|| SimError::invalid("no exchange rate for this currency pair"))?;
         let sp = catalog.precision(source_currency).unwrap_or(2);
         let dp = catalog.precision(&dest.code).unwrap_or(2);
         let q: Quote = payout::quote(pricing, rate, sp, dp, req.amounts)?;
@@ -459,7 +459,7 @@ impl Tenant {
             if token::parse(t, token::ATTR_SET).is_none()
                 || token::parse(t, token::ATTR_SET) != existing_set
             {
-                return Err(ApiError::bad_request(format!(
+                return Err(SimError::invalid(format!(
                     "attr_set_token {t:?} is not an attribute set of this user for this destination and currency"
                 )));
             }
@@ -592,9 +592,9 @@ impl Tenant {
         forced: Option<ForcedOutcome>,
         extra_requirements: &[usize],
         webhook: Directives,
-    ) -> ApiResult<(Payout, CommitOutcome)> {
+    ) -> SimResult<(Payout, CommitOutcome)> {
         let not_found = || {
-            ApiError::not_found(format!(
+            SimError::not_found(format!(
                 "payout {:?} was not found for this user",
                 token::format(token::PAYOUT, id)
             ))

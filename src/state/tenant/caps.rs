@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::error::{ApiError, ApiResult};
+use crate::domain::error::{SimError, SimResult};
 use crate::limits::{
     MAX_OTHER_OBJECTS_PER_TENANT, MAX_PAYOUTS_PER_TENANT, MAX_SUBACCOUNTS_PER_TENANT,
     MAX_USERS_PER_TENANT,
@@ -67,7 +67,7 @@ impl Counts {
     /// Counts one more object of `kind`, or refuses (422) when the tenant holds its cap already.
     /// Call it right before storing, after every check that could still refuse the request; a
     /// refusal after it must [`give_back`](Self::give_back).
-    pub fn take(&self, kind: Kind) -> ApiResult<()> {
+    pub fn take(&self, kind: Kind) -> SimResult<()> {
         let cap = kind.cap();
         self.0[kind.index()]
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
@@ -94,8 +94,8 @@ impl Counts {
 }
 
 /// The 422 for a full tenant: names the limit and says what to do.
-pub fn refusal(kind: Kind) -> ApiError {
-    ApiError::Unprocessable(format!(
+pub fn refusal(kind: Kind) -> SimError {
+    SimError::LimitReached(format!(
         "this sandbox tenant already holds {} {}, the most one API key may hold: reset it (POST /_sandbox/reset) or use another API key",
         kind.cap(),
         kind.plural()
@@ -114,7 +114,7 @@ mod tests {
         c.set(Kind::Payouts, MAX_PAYOUTS_PER_TENANT - 1);
         assert!(c.take(Kind::Payouts).is_ok());
         let e = c.take(Kind::Payouts).unwrap_err();
-        assert_eq!(e.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(matches!(e, SimError::LimitReached(_)), "{e:?}");
         let text = e.to_string();
         assert!(text.contains("2000000 payouts"), "{text}");
         assert!(text.contains("POST /_sandbox/reset"), "{text}");
@@ -148,7 +148,7 @@ mod tests {
         )
         .unwrap();
         let e = t.create_user(profile.clone()).unwrap_err();
-        assert_eq!(e.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(matches!(e, SimError::LimitReached(_)), "{e:?}");
         assert_eq!(t.users().len(), 1);
         t.counts.set(Kind::Users, 1);
         assert!(t.create_user(profile).is_ok());
@@ -178,7 +178,7 @@ mod tests {
             .initiate_payout(u, request(), None, Default::default())
             .err()
             .unwrap();
-        assert_eq!(e.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(matches!(e, SimError::LimitReached(_)), "{e:?}");
         assert!(t.all_payouts().is_empty());
         t.counts.set(Kind::Payouts, 0);
         let created = t.initiate_payout(u, request(), None, Default::default());

@@ -10,6 +10,7 @@ use super::caps::Kind;
 use super::{Tenant, UserRecord};
 use crate::clock::Millis;
 use crate::domain::catalog::Catalog;
+use crate::domain::error::{SimError, SimResult};
 use crate::domain::event::{Directives, Event};
 use crate::domain::money::parse_request_amount;
 use crate::domain::payout::{AmountRequest, PayoutRequest, Source};
@@ -20,7 +21,6 @@ use crate::domain::wallet::{
     SpendBack, SpendBackTxnBody, Wallet, WalletKind,
 };
 use crate::domain::Problems;
-use crate::error::{ApiError, ApiResult};
 
 /// A load request, parsed.
 pub struct LoadRequest {
@@ -43,7 +43,7 @@ pub struct SpendBackRequest {
     pub metadata: Option<Box<RawValue>>,
 }
 
-pub fn parse_load(catalog: &Catalog, body: LoadTxnBody, now: Millis) -> ApiResult<LoadRequest> {
+pub fn parse_load(catalog: &Catalog, body: LoadTxnBody, now: Millis) -> SimResult<LoadRequest> {
     let mut p = Problems::new();
     let client_load_id = p.required("client_load_id", body.client_load_id, 50);
     let source_token = p.required("source_token", body.source_token, 100);
@@ -96,7 +96,7 @@ pub fn parse_load(catalog: &Catalog, body: LoadTxnBody, now: Millis) -> ApiResul
         return Err(p
             .finish::<()>("load", ())
             .err()
-            .unwrap_or_else(|| ApiError::bad_request("invalid load")));
+            .unwrap_or_else(|| SimError::invalid("invalid load")));
     };
     p.finish(
         "load",
@@ -112,7 +112,7 @@ pub fn parse_load(catalog: &Catalog, body: LoadTxnBody, now: Millis) -> ApiResul
     )
 }
 
-pub fn parse_spendback(catalog: &Catalog, body: SpendBackTxnBody) -> ApiResult<SpendBackRequest> {
+pub fn parse_spendback(catalog: &Catalog, body: SpendBackTxnBody) -> SimResult<SpendBackRequest> {
     let mut p = Problems::new();
     let client_spendback_id = p.required("client_spendback_id", body.client_spendback_id, 50);
     let source_token = p.required("source_token", body.source_token, 100);
@@ -264,11 +264,11 @@ impl Tenant {
 
     /// Credits a user's wallet from a client account: now (COMPLETED, or CANCELLED when the
     /// account is short) or at `time_to_process` (SCHEDULED until the test clock gets there).
-    pub fn load(&self, user: Uuid, req: LoadRequest, webhook: Directives) -> ApiResult<Load> {
+    pub fn load(&self, user: Uuid, req: LoadRequest, webhook: Directives) -> SimResult<Load> {
         let currency = self.catalog.funding_accounts[req.funding]
             .currency
             .to_string();
-        let no_user = || ApiError::not_found(format!("user {}", token::format(token::USER, user)));
+        let no_user = || SimError::not_found(format!("user {}", token::format(token::USER, user)));
         if !self.user_exists(user) {
             return Err(no_user());
         }
@@ -283,7 +283,7 @@ impl Tenant {
         match self.load_ids.entry(req.client_load_id.as_str().into()) {
             dashmap::mapref::entry::Entry::Occupied(_) => {
                 self.counts.give_back(Kind::Loads);
-                return Err(ApiError::bad_request(format!(
+                return Err(SimError::invalid(format!(
                     "client_load_id {:?} was already used",
                     req.client_load_id
                 )));
@@ -397,9 +397,9 @@ impl Tenant {
 
     /// Reverses a load: a scheduled one is cancelled; a completed one takes its amount back from
     /// the wallet to the client account (refused if the wallet no longer holds it).
-    pub fn cancel_load(&self, user: Uuid, text: &str) -> ApiResult<Load> {
+    pub fn cancel_load(&self, user: Uuid, text: &str) -> SimResult<Load> {
         let not_found =
-            || ApiError::not_found(format!("load {text:?} was not found for this user"));
+            || SimError::not_found(format!("load {text:?} was not found for this user"));
         let id = token::parse(text, wallet::LOAD).ok_or_else(not_found)?;
         let mut load = self
             .loads
@@ -418,12 +418,12 @@ impl Tenant {
                 let mut w = self
                     .wallets
                     .get_mut(&load.wallet)
-                    .ok_or_else(|| ApiError::bad_request("the load's wallet no longer exists"))?;
+                    .ok_or_else(|| SimError::invalid("the load's wallet no longer exists"))?;
                 if account.checked_add(load.amount).is_none() {
-                    return Err(ApiError::bad_request("the client account cannot hold more"));
+                    return Err(SimError::invalid("the client account cannot hold more"));
                 }
                 if w.balance < load.amount {
-                    return Err(ApiError::bad_request(format!(
+                    return Err(SimError::invalid(format!(
                         "the wallet holds {} {}, less than the load's {}: it cannot be reversed",
                         w.balance.normalize(),
                         w.currency,
@@ -436,7 +436,7 @@ impl Tenant {
                 load.status_reason = Some("Reversed by the client".into());
             }
             LoadStatus::Cancelled => {
-                return Err(ApiError::bad_request("the load is already cancelled"));
+                return Err(SimError::invalid("the load is already cancelled"));
             }
         }
         let l = load.clone();
@@ -457,7 +457,7 @@ impl Tenant {
         &self,
         wallet: Uuid,
         amount: Decimal,
-    ) -> ApiResult<Vec<(AutopayRule, Decimal)>> {
+    ) -> SimResult<Vec<(AutopayRule, Decimal)>> {
         let Some(w) = self.wallets.get(&wallet).map(|w| w.clone()) else {
             return Ok(Vec::new());
         };
@@ -469,7 +469,7 @@ impl Tenant {
                     .checked_mul(rule.percentage)
                     .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
                     .ok_or_else(|| {
-                        ApiError::bad_request(
+                        SimError::invalid(
                             "amount is too large to split among the wallet's autopay rules",
                         )
                     })?
@@ -533,7 +533,7 @@ impl Tenant {
         user: Uuid,
         req: SpendBackRequest,
         webhook: Directives,
-    ) -> ApiResult<SpendBack> {
+    ) -> SimResult<SpendBack> {
         let catalog = &self.catalog;
         // The wallet named, or (for a funding account's token) the user's funds wallet in its
         // currency, opened only once nothing can refuse the spend-back any more.
@@ -543,23 +543,23 @@ impl Tenant {
                 .iter()
                 .position(|a| a.currency == w.currency)
                 .ok_or_else(|| {
-                    ApiError::bad_request(format!("you have no funding account in {}", w.currency))
+                    SimError::invalid(format!("you have no funding account in {}", w.currency))
                 })?;
             (Some(w.id), f)
         } else if let Some(f) = catalog.funding_account(&req.source_token) {
             if !self.user_exists(user) {
-                return Err(ApiError::not_found("user"));
+                return Err(SimError::not_found("user"));
             }
             (None, f)
         } else {
-            return Err(ApiError::bad_request(format!(
+            return Err(SimError::invalid(format!(
                 "source_token {:?} is neither a wallet of this user nor one of your funding accounts",
                 req.source_token
             )));
         };
         let currency = &catalog.funding_accounts[funding].currency;
         if **currency != *req.currency {
-            return Err(ApiError::bad_request(format!(
+            return Err(SimError::invalid(format!(
                 "source_currency_code {:?} does not match the wallet's currency ({currency})",
                 req.currency
             )));
@@ -572,7 +572,7 @@ impl Tenant {
         {
             dashmap::mapref::entry::Entry::Occupied(_) => {
                 self.counts.give_back(Kind::SpendBacks);
-                return Err(ApiError::bad_request(format!(
+                return Err(SimError::invalid(format!(
                     "client_spendback_id {:?} was already used",
                     req.client_spendback_id
                 )));
@@ -589,7 +589,7 @@ impl Tenant {
                     // Users are never removed: unreachable, but undone all the same.
                     self.spendback_ids.remove(req.client_spendback_id.as_str());
                     self.counts.give_back(Kind::SpendBacks);
-                    return Err(ApiError::not_found("user"));
+                    return Err(SimError::not_found("user"));
                 }
             },
         };
@@ -654,9 +654,9 @@ impl Tenant {
         user: Uuid,
         wallet_token: &str,
         body: AutopayRuleBody,
-    ) -> ApiResult<AutopayRule> {
+    ) -> SimResult<AutopayRule> {
         let w = self.wallet(user, wallet_token).ok_or_else(|| {
-            ApiError::not_found(format!(
+            SimError::not_found(format!(
                 "wallet {wallet_token:?} was not found for this user"
             ))
         })?;
@@ -703,20 +703,20 @@ impl Tenant {
             return Err(p
                 .finish::<()>("autopay rule", ())
                 .err()
-                .unwrap_or_else(|| ApiError::bad_request("invalid autopay rule")));
+                .unwrap_or_else(|| SimError::invalid("invalid autopay rule")));
         };
         p.finish("autopay rule", ())?;
         let mut wallet = self
             .wallets
             .get_mut(&w.id)
-            .ok_or_else(|| ApiError::not_found("wallet"))?;
+            .ok_or_else(|| SimError::not_found("wallet"))?;
         let total = wallet
             .autopay
             .iter()
             .try_fold(percentage, |sum, r| sum.checked_add(r.percentage))
             .unwrap_or(Decimal::MAX);
         if total > Decimal::ONE_HUNDRED {
-            return Err(ApiError::bad_request(format!(
+            return Err(SimError::invalid(format!(
                 "the wallet's autopay rules would pay out {}% of each load (at most 100%)",
                 total.normalize()
             )));
@@ -733,11 +733,11 @@ impl Tenant {
         Ok(rule)
     }
 
-    pub fn autopay_rules(&self, user: Uuid, wallet_token: &str) -> ApiResult<Vec<AutopayRule>> {
+    pub fn autopay_rules(&self, user: Uuid, wallet_token: &str) -> SimResult<Vec<AutopayRule>> {
         self.wallet(user, wallet_token)
             .map(|w| w.autopay)
             .ok_or_else(|| {
-                ApiError::not_found(format!(
+                SimError::not_found(format!(
                     "wallet {wallet_token:?} was not found for this user"
                 ))
             })
@@ -748,23 +748,23 @@ impl Tenant {
         user: Uuid,
         wallet_token: &str,
         rule_token: &str,
-    ) -> ApiResult<()> {
+    ) -> SimResult<()> {
         let w = self.wallet(user, wallet_token).ok_or_else(|| {
-            ApiError::not_found(format!(
+            SimError::not_found(format!(
                 "wallet {wallet_token:?} was not found for this user"
             ))
         })?;
         let id = token::parse(rule_token, wallet::AUTOPAY).ok_or_else(|| {
-            ApiError::not_found(format!("autopay rule {rule_token:?} was not found"))
+            SimError::not_found(format!("autopay rule {rule_token:?} was not found"))
         })?;
         let mut wallet = self
             .wallets
             .get_mut(&w.id)
-            .ok_or_else(|| ApiError::not_found("wallet"))?;
+            .ok_or_else(|| SimError::not_found("wallet"))?;
         let before = wallet.autopay.len();
         wallet.autopay.retain(|r| r.id != id);
         if wallet.autopay.len() == before {
-            return Err(ApiError::not_found(format!(
+            return Err(SimError::not_found(format!(
                 "autopay rule {rule_token:?} was not found"
             )));
         }
@@ -780,9 +780,9 @@ impl Tenant {
         wallet_token: &str,
         pin: Option<&str>,
         status: Option<&str>,
-    ) -> ApiResult<Wallet> {
+    ) -> SimResult<Wallet> {
         let w = self.wallet(user, wallet_token).ok_or_else(|| {
-            ApiError::not_found(format!(
+            SimError::not_found(format!(
                 "wallet {wallet_token:?} was not found for this user"
             ))
         })?;
@@ -808,12 +808,12 @@ impl Tenant {
         let mut wallet = self
             .wallets
             .get_mut(&w.id)
-            .ok_or_else(|| ApiError::not_found("wallet"))?;
+            .ok_or_else(|| SimError::not_found("wallet"))?;
         let Some(card) = wallet.card.as_mut() else {
-            return Err(ApiError::bad_request("this wallet has no MassPay card"));
+            return Err(SimError::invalid("this wallet has no MassPay card"));
         };
         if card.status == CardStatus::Closed && (new_status.is_some() || pin.is_some()) {
-            return Err(ApiError::bad_request("the card is closed"));
+            return Err(SimError::invalid("the card is closed"));
         }
         if let Some(pin) = pin {
             card.pin = pin.to_string();
@@ -834,7 +834,7 @@ impl Tenant {
         user: Uuid,
         provider: &'static str,
         status: &'static str,
-    ) -> ApiResult<KycSession> {
+    ) -> SimResult<KycSession> {
         self.counts.take(Kind::KycSessions)?;
         let session = KycSession {
             provider,
@@ -868,7 +868,7 @@ impl Tenant {
         users
     }
 
-    pub fn new_subaccount(&self) -> ApiResult<Uuid> {
+    pub fn new_subaccount(&self) -> SimResult<Uuid> {
         self.counts.take(Kind::SubAccounts)?;
         let id = self.tokens.next();
         self.subaccounts.insert(id, Vec::new());
@@ -880,7 +880,7 @@ impl Tenant {
     }
 
     /// Adds a beneficial owner to a sub-account; `Ok(None)`: no such sub-account.
-    pub fn add_ubo(&self, sub: Uuid) -> ApiResult<Option<Uuid>> {
+    pub fn add_ubo(&self, sub: Uuid) -> SimResult<Option<Uuid>> {
         let Some(mut owners) = self.subaccounts.get_mut(&sub) else {
             return Ok(None);
         };
