@@ -9,10 +9,11 @@ use super::json;
 use super::registry::{one, Operation, Param, Schema};
 use crate::domain::money::Amount;
 use crate::domain::token;
+use crate::domain::wallet::parse_load;
 use crate::domain::wallet::{self, Load, LoadTxnBody};
 use crate::error::{ApiError, ApiResult};
 use crate::scenario::Effects;
-use crate::state::{tenant_wallets::parse_load, Tenant};
+use crate::state::Tenant;
 use axum::http::Method;
 use axum::routing::on;
 

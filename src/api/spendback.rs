@@ -9,10 +9,10 @@ use super::json;
 use super::registry::{one, Operation, Schema};
 use crate::domain::money::Amount;
 use crate::domain::token;
+use crate::domain::wallet::parse_spendback;
 use crate::domain::wallet::{self, SpendBackTxnBody};
 use crate::error::ApiResult;
 use crate::scenario::Effects;
-use crate::state::tenant_wallets::parse_spendback;
 use axum::http::Method;
 use axum::routing::on;
 

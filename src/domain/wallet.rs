@@ -10,6 +10,10 @@ use uuid::Uuid;
 
 use super::catalog::CurrencyCode;
 use crate::clock::Millis;
+use crate::domain::catalog::Catalog;
+use crate::domain::error::{SimError, SimResult};
+use crate::domain::money::parse_request_amount;
+use crate::domain::Problems;
 
 pub const WALLET: &str = "usr_wlt_";
 pub const LOAD: &str = "ld_";
@@ -217,4 +221,135 @@ pub fn new_card(seed: Uuid, today: NaiveDate) -> Card {
         pin,
         status: CardStatus::Active,
     }
+}
+
+/// A load request, parsed.
+pub struct LoadRequest {
+    pub client_load_id: String,
+    pub funding: usize,
+    pub amount: Decimal,
+    pub notes: String,
+    pub notify_user: bool,
+    pub time_to_process: Option<Millis>,
+    pub metadata: Option<Box<RawValue>>,
+}
+
+/// A spend-back request, parsed.
+pub struct SpendBackRequest {
+    pub client_spendback_id: String,
+    pub source_token: String,
+    pub currency: String,
+    pub amount: Decimal,
+    pub notes: String,
+    pub metadata: Option<Box<RawValue>>,
+}
+
+pub fn parse_load(catalog: &Catalog, body: LoadTxnBody, now: Millis) -> SimResult<LoadRequest> {
+    let mut p = Problems::new();
+    let client_load_id = p.required("client_load_id", body.client_load_id, 50);
+    let source_token = p.required("source_token", body.source_token, 100);
+    let funding = if source_token.is_empty() {
+        None
+    } else {
+        let f = catalog.funding_account(&source_token);
+        if f.is_none() {
+            p.push(format!("source_token {source_token:?} is not one of your funding accounts (see GET /account/balance)"));
+        }
+        f
+    };
+    let currency = funding.map(|f| catalog.funding_accounts[f].currency.to_string());
+    if let (Some(given), Some(actual)) = (body.source_currency_code.as_deref(), currency.as_deref())
+    {
+        if !given.is_empty() && given != actual {
+            p.push(format!("source_currency_code {given:?} does not match the currency of source_token ({actual})"));
+        }
+    }
+    let precision = currency
+        .as_deref()
+        .and_then(|c| catalog.precision(c))
+        .unwrap_or(2);
+    let amount = match body.amount.filter(|r| r.get() != "null") {
+        None => {
+            p.push("amount is required");
+            None
+        }
+        Some(raw) => match parse_request_amount("amount", &raw, precision) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                p.push(e);
+                None
+            }
+        },
+    };
+    let notes = p.optional("notes", body.notes, 255).unwrap_or_default();
+    let time_to_process = match body.time_to_process.filter(|t| !t.trim().is_empty()) {
+        None => None,
+        Some(t) => match chrono::DateTime::parse_from_rfc3339(t.trim()) {
+            Ok(at) => Some(at.timestamp_millis()).filter(|at| *at > now),
+            Err(_) => {
+                p.push(format!("time_to_process must be an ISO 8601 UTC time such as 2026-12-01T10:00:00Z, not {t:?}"));
+                None
+            }
+        },
+    };
+    let metadata = metadata_object(body.metadata, &mut p);
+    let (Some(funding), Some(amount)) = (funding, amount) else {
+        return Err(p
+            .finish::<()>("load", ())
+            .err()
+            .unwrap_or_else(|| SimError::invalid("invalid load")));
+    };
+    p.finish(
+        "load",
+        LoadRequest {
+            client_load_id,
+            funding,
+            amount,
+            notes,
+            notify_user: body.notify_user.unwrap_or(true),
+            time_to_process,
+            metadata,
+        },
+    )
+}
+
+pub fn parse_spendback(catalog: &Catalog, body: SpendBackTxnBody) -> SimResult<SpendBackRequest> {
+    let mut p = Problems::new();
+    let client_spendback_id = p.required("client_spendback_id", body.client_spendback_id, 50);
+    let source_token = p.required("source_token", body.source_token, 100);
+    let currency = p
+        .optional("source_currency_code", body.source_currency_code, 4)
+        .unwrap_or_else(|| "USD".into());
+    let precision = catalog.precision(&currency);
+    if precision.is_none() {
+        p.push(format!(
+            "source_currency_code {currency:?} is not a supported currency"
+        ));
+    }
+    let amount = match body.amount.filter(|r| r.get() != "null") {
+        None => {
+            p.push("amount is required");
+            None
+        }
+        Some(raw) => match parse_request_amount("amount", &raw, precision.unwrap_or(2)) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                p.push(e);
+                None
+            }
+        },
+    };
+    let notes = p.optional("notes", body.notes, 255).unwrap_or_default();
+    let metadata = metadata_object(body.metadata, &mut p);
+    p.finish(
+        "spend-back",
+        SpendBackRequest {
+            client_spendback_id,
+            source_token,
+            currency,
+            amount: amount.unwrap_or_default(),
+            notes,
+            metadata,
+        },
+    )
 }

@@ -182,8 +182,8 @@ mod tests {
     }
 
     use super::test_support::{store, user};
+    use crate::domain::wallet::LoadRequest;
     use crate::domain::wallet::LoadStatus;
-    use crate::state::tenant_wallets::LoadRequest;
     use uuid::Uuid;
 
     /// A USD load of 10 scheduled `in_ms` ahead on the tenant's clock.
