@@ -95,6 +95,9 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    /// Library mode: the sandbox's own thread or runtime could not be started.
+    #[error("cannot start the sandbox's thread or runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 /// Loads the fixtures and builds the shared state. Fails, naming file and entry, on any problem.
@@ -282,7 +285,16 @@ async fn refuse_connection(mut stream: tokio::net::TcpStream, max: usize) {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), write).await;
 }
 
-/// A sandbox running in this process on its own port; it stops when dropped.
+/// A sandbox running in this process on its own port, its own thread and its own tokio runtime;
+/// it stops when dropped.
+///
+/// Dropping it only signals the stop and returns at once, without joining the thread: drop may
+/// happen on an async runtime's thread, where blocking would stall that runtime (and, if a client
+/// of the sandbox runs on it — say, streaming a request body — hold up the very drain being
+/// waited for). On the signal the sandbox's thread closes the listening socket at once (new
+/// connections are refused), closes idle connections, lets requests in flight finish for at
+/// most the shutdown timeout (10 s), then drops its runtime and ends. A sandbox that is never
+/// dropped (kept in a `static`, say) serves until the process exits.
 pub struct Sandbox {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -386,24 +398,103 @@ impl SandboxBuilder {
         self
     }
 
-    /// Loads the fixtures, binds a free port and serves in the background.
+    /// Loads the fixtures, binds a free port and serves in the background — on a thread and a
+    /// runtime of its own, so a test that blocks its own runtime thread (a blocking client,
+    /// `std::thread::sleep`) still gets answers, and the sandbox outlives the runtime that
+    /// started it. Resolves once the port is bound: connections are accepted from then on.
     pub async fn start(self) -> Result<Sandbox, StartError> {
-        let state = build_state(&self.config)?;
-        let listener = bind(&self.config).await?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: "local address".into(),
-            source,
-        })?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = serve(listener, state, async move {
-                let _ = stopped.await;
-            })
-            .await;
-        });
+        let (stop, ready) = self.launch()?;
+        let addr = ready.await.unwrap_or_else(|_| Err(thread_ended()))?;
         Ok(Sandbox {
             addr,
             stop: Some(stop),
         })
     }
+
+    /// [`start`](Self::start) for code without an async runtime (a plain `#[test]`). Blocks until
+    /// the port is bound; panics if called from inside an async runtime (use `start().await`).
+    pub fn start_blocking(self) -> Result<Sandbox, StartError> {
+        let (stop, ready) = self.launch()?;
+        let addr = ready
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(thread_ended()))?;
+        Ok(Sandbox {
+            addr,
+            stop: Some(stop),
+        })
+    }
+
+    /// Spawns the sandbox's thread, which builds its runtime and state, binds, reports the
+    /// address (or why it could not start) through `ready`, then serves until `stop` fires or is
+    /// dropped — a `start()` abandoned half-way therefore stops the thread too.
+    fn launch(self) -> Result<(oneshot::Sender<()>, Ready), StartError> {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (report, ready) = oneshot::channel::<Result<SocketAddr, StartError>>();
+        let config = self.config;
+        std::thread::Builder::new()
+            .name("masspay-sandbox".into())
+            .spawn(move || {
+                // A multi-thread runtime with two workers rather than a current-thread one: the
+                // handlers do synchronous work (the sweep, PDF export, large JSON), and the
+                // reliability tests race commits against each other, which only means something
+                // if requests really run in parallel — as they did on the multi-thread test
+                // runtimes the server used to share. Two workers (not one per core) keep the cost
+                // of one sandbox per test small. This thread itself runs the accept loop
+                // (`block_on`); the connections run on the workers.
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("masspay-sandbox-worker")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = report.send(Err(StartError::Runtime(e)));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let (state, listener) = match prepare(&config).await {
+                        Ok((state, listener, addr)) => {
+                            if report.send(Ok(addr)).is_err() {
+                                return; // Nobody waits for this sandbox any more.
+                            }
+                            (state, listener)
+                        }
+                        Err(e) => {
+                            let _ = report.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = serve(listener, state, async move {
+                        let _ = stopped.await;
+                    })
+                    .await;
+                });
+                // Dropping the runtime here cancels what is left (webhook retries, timers).
+            })
+            .map_err(StartError::Runtime)?;
+        Ok((stop, ready))
+    }
+}
+
+/// Where the sandbox's thread reports its address, or why it could not start.
+type Ready = oneshot::Receiver<Result<SocketAddr, StartError>>;
+
+/// Builds the state and binds: everything that can fail before serving.
+async fn prepare(config: &Config) -> Result<(AppState, TcpListener, SocketAddr), StartError> {
+    let state = build_state(config)?;
+    let listener = bind(config).await?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: "local address".into(),
+        source,
+    })?;
+    Ok((state, listener, addr))
+}
+
+/// The sandbox's thread ended (panicked) before saying whether it started.
+fn thread_ended() -> StartError {
+    StartError::Runtime(std::io::Error::other(
+        "the sandbox's thread ended before it was ready",
+    ))
 }

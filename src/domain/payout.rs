@@ -388,3 +388,6 @@ mod tests {
         assert_eq!(q.source_amount, d("5.15"));
     }
 }
+#[cfg(test)]
+#[path = "payout_rules_tests.rs"]
+mod rules_tests;

@@ -189,3 +189,7 @@ fn user_value(u: &User, field: &str) -> Option<Value> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+#[path = "matching_tests.rs"]
+mod matching_tests;
