@@ -389,5 +389,4 @@ mod tests {
     }
 }
 #[cfg(test)]
-#[path = "payout_rules_tests.rs"]
 mod rules_tests;

@@ -191,5 +191,4 @@ fn user_value(u: &User, field: &str) -> Option<Value> {
 }
 
 #[cfg(test)]
-#[path = "matching_tests.rs"]
 mod matching_tests;
