@@ -1,0 +1,229 @@
+//! What every routed request goes through before its handler: auth (API key → tenant), the
+//! journal note, idempotency and scenarios.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use tower::{Layer, Service};
+
+use crate::error::ApiError;
+use crate::state::Tenant;
+
+use super::*;
+
+/// The per-route layer: auth (API key → tenant) for admin routes; for MassPay routes the whole
+/// way of a request, each step in its own module: auth → journal → idempotency (replay or
+/// reserve) → scenarios (faults, latency, effects) → handler. Idempotency reserves the key
+/// before a scenario's latency or fault, so a retry arriving meanwhile gets a 409, and an
+/// injected fault (never a 2xx) is never stored.
+#[derive(Clone)]
+pub(super) struct PipelineLayer {
+    pub(super) state: AppState,
+    pub(super) masspay: bool,
+}
+
+impl<S> Layer<S> for PipelineLayer {
+    type Service = Pipeline<S>;
+
+    fn layer(&self, inner: S) -> Pipeline<S> {
+        Pipeline {
+            state: self.state.clone(),
+            masspay: self.masspay,
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Pipeline<S> {
+    state: AppState,
+    masspay: bool,
+    inner: S,
+}
+
+type BoxResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S> Service<Request> for Pipeline<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + Unpin + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = PipelineFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> PipelineFuture<S::Future> {
+        let tenant = match resolve_tenant(&self.state, &req) {
+            Ok(t) => t,
+            Err(e) => return PipelineFuture::Ready(std::future::ready(e.into_response())),
+        };
+        if !self.masspay {
+            req.extensions_mut().insert(tenant);
+            return PipelineFuture::Direct {
+                inner: self.inner.call(req),
+                journal: None,
+            };
+        }
+        let journal = JournalNote::of(&req, Arc::clone(&tenant));
+        let full_way = idempotency_layer::applies(&req)
+            || scenario_layer::may_apply(&self.state, &tenant, &req);
+        req.extensions_mut().insert(tenant);
+        if !full_way {
+            // The common case: nothing to replay or inject, the handler runs directly.
+            return PipelineFuture::Direct {
+                inner: self.inner.call(req),
+                journal: Some(journal),
+            };
+        }
+        let state = self.state.clone();
+        let inner = self.inner.clone();
+        PipelineFuture::Boxed(Box::pin(async move {
+            let response = idempotency_layer::run(req, |req| async {
+                match scenario_layer::resolve(&state, req).await {
+                    Ok(req) => answer(inner, req).await,
+                    Err(answer) => answer,
+                }
+            })
+            .await;
+            journal.record(&response);
+            Ok(response)
+        }))
+    }
+}
+
+/// The answer of [`Pipeline`]: at once (auth refused), the handler's own future (with the
+/// journal entry written when it is ready), or the full way through idempotency and scenarios.
+pub enum PipelineFuture<F> {
+    Ready(std::future::Ready<Response>),
+    Direct {
+        inner: F,
+        journal: Option<JournalNote>,
+    },
+    Boxed(BoxResponse),
+}
+
+impl<F> Future for PipelineFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut *self {
+            PipelineFuture::Ready(r) => Pin::new(r).poll(cx).map(Ok),
+            PipelineFuture::Direct { inner, journal } => {
+                let Poll::Ready(Ok(response)) = Pin::new(inner).poll(cx) else {
+                    return Poll::Pending;
+                };
+                if let Some(j) = journal.take() {
+                    j.record(&response);
+                }
+                Poll::Ready(Ok(response))
+            }
+            PipelineFuture::Boxed(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
+/// What the request journal keeps of a MassPay request, taken before the handler runs.
+pub struct JournalNote {
+    tenant: Arc<Tenant>,
+    method: &'static str,
+    path: Box<str>,
+    idempotency_key: Option<Box<str>>,
+}
+
+/// A method's name for the journal, without an allocation: routes answer only the standard
+/// methods, so anything else was never routed (and is not journaled).
+fn method_name(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    match *m {
+        M::GET => "GET",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::PATCH => "PATCH",
+        M::DELETE => "DELETE",
+        M::OPTIONS => "OPTIONS",
+        M::HEAD => "HEAD",
+        _ => "OTHER",
+    }
+}
+
+impl JournalNote {
+    fn of(req: &Request, tenant: Arc<Tenant>) -> Self {
+        JournalNote {
+            tenant,
+            method: method_name(req.method()),
+            // Routes carry their full paths (no nesting), so this is the path as sent.
+            path: req.uri().path().into(),
+            idempotency_key: req
+                .headers()
+                .get(idempotency_layer::HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(Box::<str>::from),
+        }
+    }
+
+    fn record(self, response: &Response) {
+        let at = self.tenant.now();
+        self.tenant
+            .journal
+            .record(crate::state::journal::JournalEntry {
+                method: self.method,
+                path: self.path,
+                status: response.status().as_u16(),
+                idempotency_key: self.idempotency_key,
+                at,
+            });
+    }
+}
+
+fn resolve_tenant(state: &AppState, req: &Request) -> Result<Arc<Tenant>, ApiError> {
+    let key = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(api_key)
+        .unwrap_or("");
+    if key.is_empty() {
+        return Err(ApiError::Unauthorized(
+            "the Authorization header with your API key is missing".into(),
+        ));
+    }
+    state.store.tenant(key).map_err(|refused| match refused {
+        crate::state::Refused::TooLong => {
+            ApiError::Unauthorized(format!(
+                "the API key is longer than {} bytes",
+                crate::limits::MAX_API_KEY_LEN
+            ))
+        }
+        crate::state::Refused::Key => {
+            ApiError::Unauthorized("the API key is not valid for this sandbox".into())
+        }
+        crate::state::Refused::Full(max) => ApiError::Unavailable(format!(
+            "this sandbox already holds {max} tenants (distinct API keys), its limit (--max-tenants); \
+             reuse an API key, or restart the sandbox with a higher --max-tenants"
+        )),
+    })
+}
+
+/// `Bearer K` (scheme word in any case) and `K` name the same key.
+pub fn api_key(header: &str) -> &str {
+    let h = header.trim();
+    match h.split_once(char::is_whitespace) {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        // The scheme word alone carries no key.
+        _ if h.eq_ignore_ascii_case("bearer") => "",
+        _ => h,
+    }
+}
