@@ -1,10 +1,7 @@
 //! The catalog: countries, and the companies → services → payers that deliver in a country,
 //! priced for the query's source currency and amount.
 
-use std::collections::HashMap;
-
 use axum::response::Response;
-use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::extract::{query_bool, query_decimal, Path, Query, TenantCtx};
@@ -15,7 +12,8 @@ use super::models::{
 };
 use super::registry::{one, Operation, Param, Schema};
 use crate::clock;
-use crate::domain::catalog::{Catalog, DeliveryType};
+use crate::domain::catalog::Catalog;
+use crate::domain::offer::{self, Offer, OfferQuery};
 use crate::error::{ApiError, ApiResult};
 use crate::fixtures::is_currency_code;
 use crate::state::Tenant;
@@ -170,17 +168,6 @@ async fn cheapest(
     services(tenant, code, q, true)
 }
 
-/// One payer offer priced for the query.
-struct Offer {
-    payer: usize,
-    /// (destination currency index, rate)
-    rates: Vec<(usize, Decimal)>,
-    fee: Decimal,
-    min_limit: Decimal,
-    max_limit: Decimal,
-    source_amount: Option<Decimal>,
-}
-
 fn services(
     TenantCtx(tenant): TenantCtx,
     Path(code): Path<String>,
@@ -207,7 +194,6 @@ fn services(
     // The amount fees are shown for. Only an amount the client gave filters payers by their
     // limits: the default (200, in whatever the source currency is) must not hide a BTC payer.
     let given_amount = query_decimal("amount", q.amount.as_deref())?;
-    let amount = given_amount.unwrap_or(Decimal::from(200));
     let limit = query_decimal("limit", q.limit.as_deref())?;
     let logos = query_bool("include_payer_logos", q.include_payer_logos.as_deref())?;
     if let Some(u) = q.user_token.as_deref().filter(|u| !u.is_empty()) {
@@ -229,135 +215,20 @@ fn services(
             companies: Vec::new(),
         }));
     };
-    let mut offers: Vec<Offer> = Vec::new();
-    for company in catalog
-        .companies
-        .iter()
-        .filter(|c| c.country == country.three_letter_code)
-    {
-        for service in &company.services {
-            for &pi in &service.payers {
-                if let Some(o) = offer(
-                    catalog,
-                    pi,
-                    source_currency,
-                    given_amount,
-                    limit,
-                    payer_name,
-                    destination_currency,
-                ) {
-                    offers.push(o);
-                }
-            }
-        }
-    }
-    if cheapest_only {
-        offers = keep_cheapest(catalog, offers, amount);
-    }
+    let query = OfferQuery {
+        source_currency,
+        amount: given_amount,
+        limit,
+        payer_name,
+        destination_currency,
+    };
+    let offers = offer::offers(catalog, &country.three_letter_code, &query, cheapest_only);
     Ok(json(&render(
         &tenant,
         country.three_letter_code.as_str(),
         offers,
         logos,
     )))
-}
-
-fn offer(
-    catalog: &Catalog,
-    pi: usize,
-    source_currency: &str,
-    amount: Option<Decimal>,
-    limit: Option<Decimal>,
-    payer_name: Option<&str>,
-    destination_currency: Option<&str>,
-) -> Option<Offer> {
-    let payer = &catalog.payers[pi];
-    let pricing = payer.pricing_for(source_currency)?;
-    if let Some(name) = payer_name {
-        if !payer.name.to_lowercase().contains(&name.to_lowercase()) {
-            return None;
-        }
-    }
-    let rates: Vec<(usize, Decimal)> = payer
-        .currencies
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| destination_currency.is_none_or(|d| c.code.eq_ignore_ascii_case(d)))
-        .filter_map(|(i, c)| catalog.rate(pricing, &c.code).map(|r| (i, r)))
-        .collect();
-    if rates.is_empty() {
-        return None;
-    }
-    let source_amount = match limit {
-        Some(limit) => {
-            let sp = catalog.precision(source_currency).unwrap_or(2);
-            // A fee the limit cannot pay leaves nothing to send: no offer.
-            let mut s = limit
-                .checked_sub(pricing.fee)?
-                .round_dp_with_strategy(sp, rust_decimal::RoundingStrategy::ToZero);
-            if !pricing.max_limit.is_zero() && s > pricing.max_limit {
-                s = pricing.max_limit;
-            }
-            if s <= Decimal::ZERO || s < pricing.min_limit {
-                return None;
-            }
-            Some(s)
-        }
-        None => {
-            if amount.is_some_and(|a| !pricing.accepts(a)) {
-                return None;
-            }
-            None
-        }
-    };
-    Some(Offer {
-        payer: pi,
-        rates,
-        fee: pricing.fee,
-        min_limit: pricing.min_limit,
-        max_limit: pricing.max_limit,
-        source_amount,
-    })
-}
-
-/// Keeps, per delivery type and destination currency, the payer that delivers the most per unit
-/// paid (amount × rate ÷ (amount + fee)); ties go to the lower fee, then catalog order. Checked
-/// arithmetic: an offer whose value does not fit the decimal type is worth 0 here (query amounts
-/// are at most `limits::MAX_AMOUNT`, so only an extreme fixture rate gets there).
-fn keep_cheapest(catalog: &Catalog, offers: Vec<Offer>, amount: Decimal) -> Vec<Offer> {
-    let mut best: HashMap<(DeliveryType, &str), (Decimal, Decimal, usize)> = HashMap::new();
-    for (oi, o) in offers.iter().enumerate() {
-        let payer = &catalog.payers[o.payer];
-        let sent = o.source_amount.unwrap_or(amount);
-        for &(ci, rate) in &o.rates {
-            let value = sent
-                .checked_mul(rate)
-                .zip(sent.checked_add(o.fee))
-                .and_then(|(delivered, paid)| delivered.checked_div(paid))
-                .unwrap_or_default();
-            let key = (payer.delivery_type, &*payer.currencies[ci].code);
-            let better = match best.get(&key) {
-                None => true,
-                Some(&(v, fee, _)) => value > v || (value == v && o.fee < fee),
-            };
-            if better {
-                best.insert(key, (value, o.fee, oi));
-            }
-        }
-    }
-    offers
-        .into_iter()
-        .enumerate()
-        .filter_map(|(oi, mut o)| {
-            let payer = &catalog.payers[o.payer];
-            o.rates.retain(|&(ci, _)| {
-                best.get(&(payer.delivery_type, &*payer.currencies[ci].code))
-                    .map(|b| b.2)
-                    == Some(oi)
-            });
-            (!o.rates.is_empty()).then_some(o)
-        })
-        .collect()
 }
 
 fn payer_resp<'a>(
@@ -390,16 +261,6 @@ fn payer_resp<'a>(
     }
 }
 
-/// A payer priced in USD when it takes USD, else in its first source currency.
-fn default_offer(catalog: &Catalog, pi: usize) -> Option<Offer> {
-    let payer = &catalog.payers[pi];
-    let source = payer
-        .pricing_for("USD")
-        .or_else(|| payer.pricing.first())
-        .map(|p| p.source_currency.to_string())?;
-    offer(catalog, pi, &source, None, None, None, None)
-}
-
 #[derive(Deserialize)]
 pub struct LogoQuery {
     include_payer_logos: Option<String>,
@@ -429,7 +290,7 @@ async fn alternatives(
             catalog.payers[i].country == this.country
                 && catalog.payers[i].delivery_type == this.delivery_type
         })
-        .filter_map(|i| default_offer(catalog, i))
+        .filter_map(|i| offer::default_offer(catalog, i))
         .collect();
     Ok(json(&ServiceResp {
         country_code: &this.country,
@@ -451,7 +312,7 @@ async fn destination(
     let catalog = &tenant.catalog;
     let pi = destination_index(catalog, &destination)?;
     let this = &catalog.payers[pi];
-    let o = default_offer(catalog, pi)
+    let o = offer::default_offer(catalog, pi)
         .ok_or_else(|| ApiError::not_found("destination has no pricing"))?;
     Ok(json(&ServiceResp {
         country_code: &this.country,

@@ -9,6 +9,7 @@ pub mod event;
 pub mod history;
 pub mod metadata;
 pub mod money;
+pub mod offer;
 pub mod payout;
 pub mod token;
 pub mod user;
