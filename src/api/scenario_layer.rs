@@ -137,8 +137,13 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
             Ok(bytes) => {
                 // Without active scenarios, an initiate's body matters only if it names some
                 // (`sandbox:` in client_transfer_id) or auto-commits (its magic amount acts now).
+                // Any JSON escape (`"auto\u005fcommit"`) could spell either: parse then too.
                 let contains = |pat: &[u8]| bytes.windows(pat.len()).any(|w| w == pat);
-                if reads_body_rules || contains(b"sandbox:") || contains(b"auto_commit") {
+                if reads_body_rules
+                    || contains(b"sandbox:")
+                    || contains(b"auto_commit")
+                    || contains(b"\\u")
+                {
                     body_value = serde_json::from_slice::<Value>(&bytes).ok();
                 }
                 body_bytes = Some(bytes);
@@ -153,7 +158,7 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
                     names.extend(n.map(str::to_string));
                 }
             }
-            amount = request_amount(v);
+            amount = body_bytes.as_deref().and_then(request_amount);
         }
     }
     // A 1.0.0 initiate with auto_commit is a commit too: its magic amount acts now.
@@ -256,15 +261,24 @@ async fn path_params(parts: &mut Parts) -> Vec<(String, String)> {
     }
 }
 
-/// `source_amount`, else `destination_amount`, of a request body, read exactly.
-fn request_amount(v: &Value) -> Option<Decimal> {
-    ["source_amount", "destination_amount"]
-        .iter()
-        .find_map(|k| match v.get(*k) {
-            Some(Value::Number(n)) => {
-                crate::domain::money::decimal_from_json_text(&n.to_string(), false).ok()
-            }
-            _ => None,
+/// `source_amount`, else `destination_amount`, of an initiate body, read as the handler reads
+/// it: from the number's text, rounded to 15 significant digits (no f64 round trip).
+fn request_amount(bytes: &[u8]) -> Option<Decimal> {
+    #[derive(serde::Deserialize)]
+    struct Amounts<'a> {
+        #[serde(borrow)]
+        source_amount: Option<&'a serde_json::value::RawValue>,
+        #[serde(borrow)]
+        destination_amount: Option<&'a serde_json::value::RawValue>,
+    }
+    let a: Amounts<'_> = serde_json::from_slice(bytes).ok()?;
+    [a.source_amount, a.destination_amount]
+        .into_iter()
+        .flatten()
+        .find_map(|raw| {
+            crate::domain::money::decimal_from_json_text(raw.get(), false)
+                .ok()
+                .map(crate::domain::money::round_client_amount)
         })
 }
 

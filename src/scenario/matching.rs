@@ -45,7 +45,7 @@ pub struct Effects {
     /// A rate to quote with instead of the catalog's.
     pub exchange_rate: Option<Decimal>,
     /// How the webhooks this request causes are delivered.
-    pub webhook: crate::webhook::Directives,
+    pub webhook: crate::domain::event::Directives,
 }
 
 impl Effects {
@@ -56,7 +56,7 @@ impl Effects {
             && self.require_attributes.is_empty()
             && self.balances.is_empty()
             && self.exchange_rate.is_none()
-            && self.webhook == crate::webhook::Directives::default()
+            && self.webhook == crate::domain::event::Directives::default()
     }
 }
 

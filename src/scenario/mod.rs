@@ -7,6 +7,7 @@
 //! from `--scenarios DIR`. Everything is validated at load, against the catalog too, so a bad
 //! file stops start-up naming file, rule and reason.
 
+mod file;
 pub mod matching;
 
 use std::collections::HashMap;
@@ -16,11 +17,9 @@ use std::sync::Arc;
 
 use regex::Regex;
 use rust_decimal::Decimal;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::domain::catalog::Catalog;
-use crate::domain::money::{deserialize_fixture_decimal_opt, fits_precision};
 use crate::domain::payout::CommitStatus;
 
 pub use matching::{Effects, Fault, RequestFacts};
@@ -85,109 +84,6 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-// ----- the file format ------------------------------------------------------------------------
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScenarioFile {
-    #[serde(default)]
-    description: String,
-    rules: Vec<RuleFile>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleFile {
-    when: WhenFile,
-    then: ThenFile,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WhenFile {
-    /// One operation id, a list of them, or `*`.
-    operation: OneOrMany,
-    #[serde(default)]
-    path: HashMap<String, ValueMatchFile>,
-    #[serde(default)]
-    body: HashMap<String, ValueMatchFile>,
-    #[serde(default)]
-    user: HashMap<String, ValueMatchFile>,
-    #[serde(default)]
-    amount: Option<AmountRangeFile>,
-    #[serde(default)]
-    call: Option<CallFile>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-/// A condition on a value: equal to a JSON value, or `{"matches": "regex"}` (whole string).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ValueMatchFile {
-    Matches { matches: String },
-    Equals(Value),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AmountRangeFile {
-    #[serde(default, deserialize_with = "deserialize_fixture_decimal_opt")]
-    min: Option<Decimal>,
-    #[serde(default, deserialize_with = "deserialize_fixture_decimal_opt")]
-    max: Option<Decimal>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CallFile {
-    /// Only the n-th matching call (1-based).
-    nth: Option<u64>,
-    /// Only the first n matching calls.
-    first: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ThenFile {
-    commit_status: Option<String>,
-    status_reason: Option<String>,
-    http_status: Option<u16>,
-    message: Option<String>,
-    retry_after: Option<u32>,
-    latency_ms: Option<u64>,
-    require_attribute: Option<String>,
-    balance: Option<BalanceFile>,
-    #[serde(default, deserialize_with = "deserialize_fixture_decimal_opt")]
-    exchange_rate: Option<Decimal>,
-    webhook: Option<WebhookFile>,
-}
-
-/// How the webhooks caused by a matching request are delivered.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WebhookFile {
-    #[serde(default)]
-    drop: bool,
-    #[serde(default)]
-    delay_ms: u64,
-    #[serde(default)]
-    duplicate: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BalanceFile {
-    currency_code: String,
-    #[serde(deserialize_with = "crate::domain::money::deserialize_fixture_decimal")]
-    balance: Decimal,
-}
-
 // ----- the model --------------------------------------------------------------------------------
 
 #[derive(Debug)]
@@ -238,9 +134,7 @@ impl ValueMatch {
         match self {
             ValueMatch::Equals(expected) => match (expected, v) {
                 (Value::String(a), Value::String(b)) => a == b,
-                (Value::Number(a), Value::Number(b)) => {
-                    a.to_string().parse::<Decimal>().ok() == b.to_string().parse::<Decimal>().ok()
-                }
+                (Value::Number(a), Value::Number(b)) => numbers_equal(a, b),
                 _ => expected == v,
             },
             ValueMatch::Matches(re) => match v {
@@ -250,6 +144,23 @@ impl ValueMatch {
                 _ => false,
             },
         }
+    }
+}
+
+/// Two JSON numbers are equal when they mean the same amount: read exactly from their text and
+/// rounded to the 15 significant digits a client's double can mean (how request amounts are read
+/// everywhere), so `100.5` equals `100.50`. Numbers no decimal can hold compare as doubles.
+fn numbers_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+    use crate::domain::money::{decimal_from_json_text, round_client_amount};
+    let exact = |n: &serde_json::Number| {
+        decimal_from_json_text(&n.to_string(), false)
+            .ok()
+            .map(round_client_amount)
+    };
+    match (exact(a), exact(b)) {
+        (Some(x), Some(y)) => x == y,
+        (None, None) => a.as_f64() == b.as_f64(),
+        _ => false,
     }
 }
 
@@ -266,7 +177,7 @@ pub struct Then {
     /// (funding account index, new balance)
     pub balance: Option<(usize, Decimal)>,
     pub exchange_rate: Option<Decimal>,
-    pub webhook: Option<crate::webhook::Directives>,
+    pub webhook: Option<crate::domain::event::Directives>,
 }
 
 /// User fields a rule's `user` conditions may name.
@@ -353,7 +264,7 @@ impl Registry {
 pub fn load(dir: Option<&Path>, catalog: &Catalog) -> Result<Registry, ScenarioError> {
     let mut registry = Registry::default();
     for (name, text) in EMBEDDED {
-        let s = parse(
+        let s = file::parse(
             name,
             &format!("scenarios/{name}.json (embedded)"),
             text,
@@ -391,275 +302,26 @@ pub fn load(dir: Option<&Path>, catalog: &Catalog) -> Result<Registry, ScenarioE
                 rule: String::new(),
                 reason: format!("cannot read: {e}"),
             })?;
-            let s = parse(&name, &label, &text, catalog)?;
+            let s = file::parse(&name, &label, &text, catalog)?;
             registry.by_name.insert(s.name.clone(), Arc::new(s));
         }
     }
     Ok(registry)
 }
 
-fn parse(
-    name: &str,
-    label: &str,
-    text: &str,
-    catalog: &Catalog,
-) -> Result<Scenario, ScenarioError> {
-    let fail = |rule: String, reason: String| ScenarioError {
-        file: label.to_string(),
-        rule,
-        reason,
-    };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let file: ScenarioFile = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        fail(
-            if path == "." { String::new() } else { path },
-            e.into_inner().to_string(),
-        )
-    })?;
-    if file.rules.is_empty() {
-        return Err(fail(
-            String::new(),
-            "a scenario needs at least one rule".into(),
-        ));
-    }
-    let mut rules = Vec::new();
-    for (i, r) in file.rules.into_iter().enumerate() {
-        let rule = format!("rules[{i}]");
-        let operations = match r.when.operation {
-            OneOrMany::One(o) => vec![o],
-            OneOrMany::Many(v) => v,
-        };
-        // Names resolve to the registry's operation ids here, once: `*`, an id, an alias
-        // (the 1.0.0 SDKs' renames) or `/openapi.json`'s `…V1` id.
-        let mut ids: Vec<String> = Vec::new();
-        for o in &operations {
-            if o == "*" {
-                continue;
-            }
-            let resolved = crate::api::registry::resolve_name(o);
-            if resolved.is_empty() {
-                return Err(fail(format!("{rule}.when.operation"), format!("unknown operation {o:?} (use a MassPay SDK operation id such as commitPayoutTxn, as /openapi.json lists them, or *)")));
-            }
-            ids.extend(resolved.into_iter().map(String::from));
-        }
-        let operations: Vec<String> = if operations.iter().any(|o| o == "*") {
-            Vec::new()
-        } else {
-            ids
-        };
-        let conditions = |what: &str,
-                          map: HashMap<String, ValueMatchFile>|
-         -> Result<Vec<(String, ValueMatch)>, ScenarioError> {
-            let mut out = Vec::new();
-            let mut keys: Vec<_> = map.into_iter().collect();
-            keys.sort_by(|a, b| a.0.cmp(&b.0));
-            for (k, v) in keys {
-                if what == "user" && !USER_FIELDS.contains(&k.as_str()) {
-                    return Err(fail(
-                        format!("{rule}.when.user.{k}"),
-                        format!("unknown user field (one of {})", USER_FIELDS.join(", ")),
-                    ));
-                }
-                let m = match v {
-                    ValueMatchFile::Matches { matches } => ValueMatch::Matches(
-                        Regex::new(&format!("^(?:{matches})$")).map_err(|e| {
-                            fail(
-                                format!("{rule}.when.{what}.{k}"),
-                                format!("not a valid regex: {e}"),
-                            )
-                        })?,
-                    ),
-                    ValueMatchFile::Equals(v) => ValueMatch::Equals(v),
-                };
-                out.push((k, m));
-            }
-            Ok(out)
-        };
-        let path = conditions("path", r.when.path)?;
-        let body = conditions("body", r.when.body)?;
-        let user = conditions("user", r.when.user)?;
-        let (amount_min, amount_max) = match r.when.amount {
-            None => (None, None),
-            Some(a) => {
-                if let (Some(lo), Some(hi)) = (a.min, a.max) {
-                    if lo > hi {
-                        return Err(fail(
-                            format!("{rule}.when.amount"),
-                            "min is above max".into(),
-                        ));
-                    }
-                }
-                (a.min, a.max)
-            }
-        };
-        let (nth, first) = match r.when.call {
-            None => (None, None),
-            Some(c) => {
-                if c.nth == Some(0) || c.first == Some(0) {
-                    return Err(fail(
-                        format!("{rule}.when.call"),
-                        "nth and first count from 1".into(),
-                    ));
-                }
-                if c.nth.is_none() && c.first.is_none() {
-                    return Err(fail(
-                        format!("{rule}.when.call"),
-                        "give nth or first".into(),
-                    ));
-                }
-                (c.nth, c.first)
-            }
-        };
-        let t = r.then;
-        let commit_status = match t.commit_status.as_deref() {
-            None => None,
-            Some(s) => match CommitStatus::parse(s) {
-                Some(CommitStatus::Success) | None => {
-                    return Err(fail(
-                        format!("{rule}.then.commit_status"),
-                        format!(
-                            "{s:?} is not one of nsf, ex_rate_expired, addtl_attr_req, failure"
-                        ),
-                    ))
-                }
-                Some(c) => Some(c),
-            },
-        };
-        if let Some(code) = t.http_status {
-            if !(400..=599).contains(&code) {
-                return Err(fail(
-                    format!("{rule}.then.http_status"),
-                    format!("{code} is not an error status (400–599)"),
-                ));
-            }
-        }
-        let require_attribute = match t.require_attribute.as_deref() {
-            None => None,
-            Some(id) => Some(
-                catalog
-                    .requirements
-                    .iter()
-                    .position(|r| r.id == id)
-                    .ok_or_else(|| {
-                        fail(
-                            format!("{rule}.then.require_attribute"),
-                            format!(
-                                "{id:?} is not a requirement id in the fixtures' attributes.json"
-                            ),
-                        )
-                    })?,
-            ),
-        };
-        if commit_status == Some(CommitStatus::AddtlAttrReq) && require_attribute.is_none() {
-            return Err(fail(
-                format!("{rule}.then"),
-                "commit_status addtl_attr_req needs require_attribute (the requirement to add)"
-                    .into(),
-            ));
-        }
-        let balance = match t.balance {
-            None => None,
-            Some(b) => {
-                let account = catalog
-                    .funding_accounts
-                    .iter()
-                    .position(|a| *a.currency == *b.currency_code)
-                    .ok_or_else(|| {
-                        fail(
-                            format!("{rule}.then.balance.currency_code"),
-                            format!("no funding account in {:?}", b.currency_code),
-                        )
-                    })?;
-                let p = catalog.precision(&b.currency_code).unwrap_or(2);
-                if b.balance.is_sign_negative() || !fits_precision(b.balance, p) {
-                    return Err(fail(
-                        format!("{rule}.then.balance.balance"),
-                        format!("must be ≥ 0 with at most {p} decimals"),
-                    ));
-                }
-                if b.balance > crate::limits::MAX_AMOUNT {
-                    return Err(fail(
-                        format!("{rule}.then.balance.balance"),
-                        format!(
-                            "must be at most {} (the largest amount the sandbox handles)",
-                            crate::limits::MAX_AMOUNT
-                        ),
-                    ));
-                }
-                Some((account, b.balance))
-            }
-        };
-        if t.exchange_rate.is_some_and(|r| r <= Decimal::ZERO) {
-            return Err(fail(
-                format!("{rule}.then.exchange_rate"),
-                "must be positive".into(),
-            ));
-        }
-        if t.webhook.as_ref().is_some_and(|w| w.delay_ms > 300_000) {
-            return Err(fail(
-                format!("{rule}.then.webhook.delay_ms"),
-                "at most 300000".into(),
-            ));
-        }
-        if t.latency_ms.is_some_and(|l| l > 30_000) {
-            return Err(fail(
-                format!("{rule}.then.latency_ms"),
-                "at most 30000".into(),
-            ));
-        }
-        let then = Then {
-            commit_status,
-            status_reason: t.status_reason,
-            http_status: t.http_status,
-            message: t.message,
-            retry_after: t.retry_after,
-            latency_ms: t.latency_ms.unwrap_or(0),
-            require_attribute,
-            balance,
-            exchange_rate: t.exchange_rate,
-            webhook: t.webhook.map(|w| crate::webhook::Directives {
-                drop: w.drop,
-                delay_ms: w.delay_ms,
-                duplicate: w.duplicate,
-            }),
-        };
-        let is_empty = then.commit_status.is_none()
-            && then.http_status.is_none()
-            && then.latency_ms == 0
-            && then.require_attribute.is_none()
-            && then.balance.is_none()
-            && then.exchange_rate.is_none()
-            && then.webhook.is_none();
-        if is_empty {
-            return Err(fail(
-                format!("{rule}.then"),
-                "the rule has no effect".into(),
-            ));
-        }
-        rules.push(Rule {
-            when: When {
-                operations,
-                path,
-                body,
-                user,
-                amount_min,
-                amount_max,
-                nth,
-                first,
-            },
-            then,
-        });
-    }
-    Ok(Scenario {
-        name: name.to_string(),
-        description: file.description,
-        rules,
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn numbers_compare_as_exact_amounts() {
+        let n = |t: &str| serde_json::from_str::<serde_json::Number>(t).unwrap();
+        assert!(numbers_equal(&n("100.5"), &n("100.50")));
+        assert!(!numbers_equal(&n("100.51"), &n("100.5")));
+        // Too large for a decimal: compared as doubles, not all equal to each other.
+        assert!(!numbers_equal(&n("1e30"), &n("5e40")));
+        assert!(numbers_equal(&n("5e40"), &n("5e40")));
+        assert!(!numbers_equal(&n("1e30"), &n("1")));
+    }
+
     use super::*;
 
     #[test]
@@ -684,7 +346,7 @@ mod tests {
     #[test]
     fn bad_rules_are_refused_naming_the_rule() {
         let catalog = crate::fixtures::load(crate::fixtures::Source::Embedded).unwrap();
-        let e = parse(
+        let e = file::parse(
             "x",
             "x.json",
             r#"{"rules":[{"when":{"operation":"nope"},"then":{"latency_ms":1}}]}"#,
@@ -692,7 +354,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.rule, "rules[0].when.operation");
-        let e = parse("x", "x.json", r#"{"rules":[{"when":{"operation":"*","body":{"a":{"matches":"("}}},"then":{"latency_ms":1}}]}"#, &catalog).unwrap_err();
+        let e = file::parse("x", "x.json", r#"{"rules":[{"when":{"operation":"*","body":{"a":{"matches":"("}}},"then":{"latency_ms":1}}]}"#, &catalog).unwrap_err();
         assert!(e.reason.contains("regex"), "{e}");
     }
 }

@@ -282,3 +282,62 @@ async fn magic_does_not_bypass_the_initiates_own_checks() {
     assert_eq!(list.body, serde_json::json!([]), "{}", list.text);
     assert_eq!(app.balance("USD").await, "10");
 }
+
+/// A 1.0.0 initiate with `auto_commit` commits at once, so its magic amount answers now — also
+/// when the client's JSON writes the key with an escape (the sandbox used to look for the bytes
+/// `auto_commit` before reading the body, and missed it).
+#[tokio::test]
+async fn an_escaped_auto_commit_key_still_meets_its_magic_amount() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user().await;
+    app.store_btc_wallet(&user).await;
+    let before = app.balance("BTC").await;
+    let body = format!(
+        r#"{{"destination_currency_code":"BTC","source_token":"{BTC_SOURCE}","destination_token":"{BTC_DESTINATION}","source_amount":0.51,"auto\u005fcommit":true}}"#
+    );
+    let a = app
+        .send_text(
+            reqwest::Method::POST,
+            &format!("/v1.0.0/payout/{user}"),
+            &body,
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.body["status"], "nsf", "{}", a.text);
+    assert_eq!(app.balance("BTC").await, before, "nothing is debited");
+}
+
+/// `client_transfer_id: "sandbox:NAME"` written with a JSON escape for the colon names the
+/// scenario all the same.
+#[tokio::test]
+async fn an_escaped_sandbox_transfer_id_still_names_its_scenario() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user().await;
+    app.store_btc_wallet(&user).await;
+    let body = format!(
+        r#"{{"client_transfer_id":"sandbox\u003apayout_failure#1","source_currency_code":"USD","destination_currency_code":"BTC","source_token":"{USD_SOURCE}","destination_token":"{BTC_DESTINATION}","source_amount":20}}"#
+    );
+    let a = app.initiate(&user, "", &body).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let payout = a.body["payout_token"].as_str().unwrap().to_string();
+    let c = app.commit(&user, &payout).await;
+    assert_eq!(c.body["status"], "failure", "{}", c.text);
+}
+
+/// Digits past the 15th significant one do not hide a magic amount (read as the handler reads
+/// amounts: exactly, then rounded to 15 significant digits — no f64 round trip).
+#[tokio::test]
+async fn a_magic_amount_with_digits_past_the_fifteenth_is_still_magic() {
+    let app = TestApp::spawn().await;
+    let (user, payout) = btc_payout_exact(&app, "100.5100000000000001").await;
+    let c = app.commit(&user, &payout).await;
+    assert_eq!(c.body["status"], "nsf", "{}", c.text);
+}
+
+async fn btc_payout_exact(app: &TestApp, amount: &str) -> (String, String) {
+    let user = app.create_user().await;
+    app.store_btc_wallet(&user).await;
+    let a = app.initiate_btc(&user, amount).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    (user, a.body["payout_token"].as_str().unwrap().to_string())
+}
