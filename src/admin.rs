@@ -157,7 +157,7 @@ async fn set_balance(
     let value = decimal_from_json_text(raw.get(), true)
         .map_err(|e| ApiError::bad_request(format!("balance {e}")))?;
     let currency = &catalog.funding_accounts[account].currency;
-    let precision = catalog.precision(currency).unwrap_or(2);
+    let precision = catalog.precision_of(currency);
     if value.is_sign_negative() || !fits_precision(value, precision) {
         return Err(ApiError::bad_request(format!(
             "balance must be ≥ 0 with at most {precision} decimals for {currency}"

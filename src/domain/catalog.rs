@@ -90,6 +90,10 @@ pub const INPUT_TYPES: &[&str] = &["text", "options", "date"];
 
 pub type CurrencyCode = Box<str>;
 
+/// The precision [`Catalog::precision_of`] gives a code the catalog does not have: the most
+/// decimal places an amount can carry, so none is refused for its precision.
+pub const ANY_PRECISION: u32 = 28;
+
 #[derive(Debug)]
 pub struct Currency {
     pub code: CurrencyCode,
@@ -235,6 +239,16 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// A currency's precision (decimal places), the one lookup everywhere. Every code the
+    /// catalog itself names (funding accounts, payers, wallets) is among `currencies`
+    /// (`fixtures::load` refuses a catalog where one is not); a client's code that is not gets
+    /// [`ANY_PRECISION`], so its amount is checked for nothing more than the error the caller
+    /// already reports for the unknown code.
+    pub fn precision_of(&self, currency: &str) -> u32 {
+        self.precision(currency).unwrap_or(ANY_PRECISION)
+    }
+
+    /// A currency's precision, if the catalog has the currency.
     pub fn precision(&self, currency: &str) -> Option<u32> {
         self.currencies
             .iter()

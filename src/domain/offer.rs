@@ -97,7 +97,7 @@ fn offer(
     }
     let source_amount = match limit {
         Some(limit) => {
-            let sp = catalog.precision(source_currency).unwrap_or(2);
+            let sp = catalog.precision_of(source_currency);
             // A fee the limit cannot pay leaves nothing to send: no offer.
             let mut s = limit
                 .checked_sub(pricing.fee)?

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use super::catalog::CurrencyCode;
+use super::catalog::{CurrencyCode, ANY_PRECISION};
 use crate::clock::Millis;
 use crate::domain::catalog::Catalog;
 use crate::domain::error::{SimError, SimResult};
@@ -266,8 +266,7 @@ pub fn parse_load(catalog: &Catalog, body: LoadTxnBody, now: Millis) -> SimResul
     }
     let precision = currency
         .as_deref()
-        .and_then(|c| catalog.precision(c))
-        .unwrap_or(2);
+        .map_or(ANY_PRECISION, |c| catalog.precision_of(c));
     let amount = match body.amount.filter(|r| r.get() != "null") {
         None => {
             p.push("amount is required");
@@ -320,8 +319,7 @@ pub fn parse_spendback(catalog: &Catalog, body: SpendBackTxnBody) -> SimResult<S
     let currency = p
         .optional("source_currency_code", body.source_currency_code, 4)
         .unwrap_or_else(|| "USD".into());
-    let precision = catalog.precision(&currency);
-    if precision.is_none() {
+    if catalog.precision(&currency).is_none() {
         p.push(format!(
             "source_currency_code {currency:?} is not a supported currency"
         ));
@@ -331,7 +329,7 @@ pub fn parse_spendback(catalog: &Catalog, body: SpendBackTxnBody) -> SimResult<S
             p.push("amount is required");
             None
         }
-        Some(raw) => match parse_request_amount("amount", &raw, precision.unwrap_or(2)) {
+        Some(raw) => match parse_request_amount("amount", &raw, catalog.precision_of(&currency)) {
             Ok(a) => Some(a),
             Err(e) => {
                 p.push(e);

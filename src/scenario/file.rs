@@ -319,7 +319,7 @@ fn parse_then(
                         format!("no funding account in {:?}", b.currency_code),
                     )
                 })?;
-            let p = catalog.precision(&b.currency_code).unwrap_or(2);
+            let p = catalog.precision_of(&b.currency_code);
             if b.balance.is_sign_negative() || !fits_precision(b.balance, p) {
                 return Err(fail(
                     format!("{rule}.then.balance.balance"),

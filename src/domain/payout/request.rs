@@ -5,6 +5,7 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::*;
+use crate::domain::catalog::ANY_PRECISION;
 use crate::domain::error::SimError;
 
 /// `PayoutTxn` as sent.
@@ -113,10 +114,8 @@ pub fn parse_payout_request(
             }
         }
     }
-    let sp = source_currency
-        .and_then(|c| catalog.precision(c))
-        .unwrap_or(18);
-    let dp = catalog.precision(&destination_currency).unwrap_or(18);
+    let sp = source_currency.map_or(ANY_PRECISION, |c| catalog.precision_of(c));
+    let dp = catalog.precision_of(&destination_currency);
     let mut amount = |name: &str, raw: Option<Box<RawValue>>, precision: u32| {
         let raw = raw.filter(|r| r.get() != "null")?;
         match parse_request_amount(name, &raw, precision) {

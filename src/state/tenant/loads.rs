@@ -215,7 +215,7 @@ impl Tenant {
         let Some(w) = self.wallets.get(&wallet).map(|w| w.clone()) else {
             return Ok(Vec::new());
         };
-        let precision = self.catalog.precision(&w.currency).unwrap_or(2);
+        let precision = self.catalog.precision_of(&w.currency);
         w.autopay
             .into_iter()
             .map(|rule| {

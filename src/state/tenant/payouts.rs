@@ -54,8 +54,8 @@ impl Tenant {
         let rate = rate_override
             .or_else(|| catalog.rate(pricing, &dest.code))
             .ok_or_else(|| SimError::invalid("no exchange rate for this currency pair"))?;
-        let sp = catalog.precision(source_currency).unwrap_or(2);
-        let dp = catalog.precision(&dest.code).unwrap_or(2);
+        let sp = catalog.precision_of(source_currency);
+        let dp = catalog.precision_of(&dest.code);
         let q: Quote = payout::quote(pricing, rate, sp, dp, req.amounts)?;
         let key: AttrKey = (user, req.payer as u32, req.destination_currency as u16);
         let existing_set = self.attributes.get(&key).map(|s| s.id);
