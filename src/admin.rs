@@ -83,7 +83,7 @@ async fn state(TenantCtx(tenant): TenantCtx) -> Response {
             .map(|((user, payer, ci), set)| {
                 let payer = &catalog.payers[*payer as usize];
                 AttributeSetView {
-                    user_token: token::format(token::USER, *user),
+                    user_token: user.token(),
                     destination_token: &payer.token,
                     currency: &payer.currencies[*ci as usize].code,
                     attr_set_token: token::format(token::ATTR_SET, set.id),
@@ -102,9 +102,8 @@ async fn state(TenantCtx(tenant): TenantCtx) -> Response {
         payouts: payouts
             .iter()
             .map(|p| {
-                let mut view =
-                    PayoutTxnResp::from(catalog, p, token::format(token::PAYOUT, p.id), false);
-                view.user_token = Some(token::format(token::USER, p.user));
+                let mut view = PayoutTxnResp::from(catalog, p, p.id.token(), false);
+                view.user_token = Some(p.user.token());
                 view
             })
             .collect(),

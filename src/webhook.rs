@@ -680,7 +680,7 @@ impl EventSink for TenantWebhooks {
         let (event_type, object_token, body) = match event {
             Event::Payout(p) => (
                 "payout",
-                token::format(token::PAYOUT, p.id),
+                p.id.token(),
                 serde_json::to_string(&PayoutEvent::from(&self.catalog, p)),
             ),
             Event::Load(l) => {

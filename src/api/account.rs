@@ -176,7 +176,7 @@ async fn statement(
             lines.push(format!(
                 "  {}  {}  -{} {}",
                 crate::clock::format(at),
-                crate::domain::token::format(crate::domain::token::PAYOUT, p.id),
+                p.id.token(),
                 p.debit().normalize(),
                 account.currency,
             ));

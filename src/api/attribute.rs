@@ -183,7 +183,7 @@ async fn velocity(
             .filter(|u| *u != user)
         {
             matches.push(VelocityMatch {
-                user_token: token::format(token::USER, other),
+                user_token: other.token(),
                 kind,
                 value,
             });

@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 
 use axum::response::Response;
-use uuid::Uuid;
 
 use super::extract::{Path, Query, TenantCtx};
 use super::models;
@@ -14,6 +13,7 @@ use super::{json, ApiVersion};
 use crate::clock::Millis;
 use crate::domain::history::{self, HistoryQueryRaw, TxnKind};
 use crate::domain::token;
+use crate::domain::token::UserId;
 use crate::domain::wallet;
 use crate::error::ApiResult;
 use crate::state::Tenant;
@@ -63,13 +63,13 @@ async fn all_history(
     TenantCtx(tenant): TenantCtx,
     Query(raw): Query<HistoryQueryRaw>,
 ) -> ApiResult<Response> {
-    let users: Vec<Uuid> = tenant.users().iter().map(|u| u.id).collect();
+    let users: Vec<UserId> = tenant.users().iter().map(|u| u.id).collect();
     respond(&tenant, &users, raw, true)
 }
 
 fn respond(
     tenant: &Tenant,
-    users: &[Uuid],
+    users: &[UserId],
     raw: HistoryQueryRaw,
     with_user: bool,
 ) -> ApiResult<Response> {
@@ -122,7 +122,7 @@ fn respond(
                 delivery_type: None,
                 client_transfer_id: None,
                 status_reason: l.status_reason.as_deref(),
-                user_token: with_user.then(|| token::format(token::USER, l.user)),
+                user_token: with_user.then(|| l.user.token()),
             },
         ));
     }
@@ -153,7 +153,7 @@ fn respond(
                 delivery_type: None,
                 client_transfer_id: None,
                 status_reason: (!s.success).then_some("Insufficient funds in the wallet"),
-                user_token: with_user.then(|| token::format(token::USER, s.user)),
+                user_token: with_user.then(|| s.user.token()),
             },
         ));
     }

@@ -58,7 +58,7 @@ impl<'a> StoredUser<'a> {
     pub fn from(u: &'a User) -> Self {
         let p = &u.profile;
         StoredUser {
-            user_token: token::format(token::USER, u.id),
+            user_token: u.id.token(),
             status: u.status.as_str(),
             created_on: clock::format(u.created_on),
             internal_user_id: &p.internal_user_id,
@@ -178,7 +178,7 @@ pub struct PayoutTxnCommitResp<'a> {
 impl<'a> PayoutTxnCommitResp<'a> {
     pub fn from(p: &'a Payout, outcome: &CommitOutcome) -> Self {
         PayoutTxnCommitResp {
-            payout_token: token::format(token::PAYOUT, p.id),
+            payout_token: p.id.token(),
             status: outcome.status().as_str(),
             pickup_code: p.pickup_code.as_deref(),
             errors: outcome.errors(),
@@ -308,7 +308,7 @@ pub struct PayoutEvent<'a> {
 
 impl<'a> PayoutEvent<'a> {
     pub fn from(catalog: &'a Catalog, p: &'a Payout) -> Self {
-        let r = PayoutTxnResp::from(catalog, p, token::format(token::PAYOUT, p.id), false);
+        let r = PayoutTxnResp::from(catalog, p, p.id.token(), false);
         PayoutEvent {
             payout_token: r.payout_token,
             client_transfer_id: r.client_transfer_id,
@@ -385,7 +385,7 @@ impl<'a> TxnHistoryResp<'a> {
     pub fn payout(catalog: &'a Catalog, p: &'a Payout, with_user: bool) -> Self {
         let r = PayoutTxnResp::from(catalog, p, String::new(), false);
         TxnHistoryResp {
-            token: token::format(token::PAYOUT, p.id),
+            token: p.id.token(),
             kind: crate::domain::history::TxnKind::Payout.as_str(),
             time_of_txn: clock::format(p.created),
             source_amount: r.source_amount,
@@ -402,7 +402,7 @@ impl<'a> TxnHistoryResp<'a> {
             delivery_type: Some(r.delivery_type),
             client_transfer_id: p.client_transfer_id.as_deref(),
             status_reason: p.status_reason.as_deref(),
-            user_token: with_user.then(|| token::format(token::USER, p.user)),
+            user_token: with_user.then(|| p.user.token()),
         }
     }
 }

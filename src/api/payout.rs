@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::extract::{query_bool, query_decimal, Json, Path, Query, TenantCtx};
 use super::models;
@@ -13,7 +12,7 @@ use super::registry::{one, Operation, Param, Schema};
 use super::scenario_layer::transfer_id_scenarios;
 use super::{json, ApiVersion, AppState};
 use crate::domain::payout::{parse_payout_request, PayoutTxnBody};
-use crate::domain::token;
+use crate::domain::token::{PayoutId, UserId};
 use crate::error::{ApiError, ApiResult};
 use crate::scenario::Effects;
 use crate::state::{InitiateOutcome, Tenant};
@@ -99,14 +98,14 @@ fn payout_not_found(text: &str) -> ApiError {
 }
 
 /// Reads a `payout_token` path segment; a malformed one is a 404 like an unknown one.
-fn payout_id(text: &str) -> ApiResult<Uuid> {
-    token::parse(text, token::PAYOUT).ok_or_else(|| payout_not_found(text))
+fn payout_id(text: &str) -> ApiResult<PayoutId> {
+    PayoutId::parse(text).ok_or_else(|| payout_not_found(text))
 }
 
 /// The user's payout named by a path segment, as of now; unknown or another user's → 404.
 fn find_payout(
     tenant: &Tenant,
-    user: Uuid,
+    user: UserId,
     text: &str,
 ) -> ApiResult<crate::domain::payout::Payout> {
     tenant
@@ -164,12 +163,7 @@ async fn initiate(
         return Ok(json(&PayoutTxnCommitResp::from(&p, &outcome)));
     }
     Ok(match &outcome {
-        InitiateOutcome::Created(p) => json(&PayoutTxnResp::from(
-            catalog,
-            p,
-            token::format(token::PAYOUT, p.id),
-            false,
-        )),
+        InitiateOutcome::Created(p) => json(&PayoutTxnResp::from(catalog, p, p.id.token(), false)),
         InitiateOutcome::InsufficientFunds(p) => {
             json(&PayoutTxnResp::from(catalog, p, "NSF".into(), false))
         }
@@ -194,14 +188,7 @@ async fn list(
     let payouts = tenant.user_payouts(user).unwrap_or_default();
     let body: Vec<PayoutTxnResp<'_>> = payouts
         .iter()
-        .map(|p| {
-            PayoutTxnResp::from(
-                &tenant.catalog,
-                p,
-                token::format(token::PAYOUT, p.id),
-                logos,
-            )
-        })
+        .map(|p| PayoutTxnResp::from(&tenant.catalog, p, p.id.token(), logos))
         .collect();
     Ok(json(&body))
 }
@@ -224,7 +211,7 @@ async fn status(
     Ok(json(&PayoutTxnResp::from(
         &tenant.catalog,
         &p,
-        token::format(token::PAYOUT, p.id),
+        p.id.token(),
         logo,
     )))
 }
@@ -257,12 +244,7 @@ async fn confirmation(
     let u = tenant
         .user(user)
         .ok_or_else(|| ApiError::not_found("user"))?;
-    let r = PayoutTxnResp::from(
-        &tenant.catalog,
-        &p,
-        token::format(token::PAYOUT, p.id),
-        false,
-    );
+    let r = PayoutTxnResp::from(&tenant.catalog, &p, p.id.token(), false);
     let name = format!("{} {}", u.profile.first_name, u.profile.last_name);
     let mut lines = vec![
         format!("Payout token: {}", r.payout_token),
@@ -272,7 +254,7 @@ async fn confirmation(
         lines.push(format!("Status reason: {reason}"));
     }
     lines.extend([
-        format!("Recipient: {name} ({})", token::format(token::USER, user)),
+        format!("Recipient: {name} ({})", user.token()),
         format!("Created: {}", crate::clock::format(p.created)),
         format!(
             "Committed: {}",

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use super::AppState;
-use crate::domain::token;
+use crate::domain::token::{PayoutId, UserId};
 use crate::error::ApiError;
 use crate::scenario::{matching, Effects, RequestFacts, Scenario};
 use crate::state::Tenant;
@@ -104,14 +104,11 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let user = param("user_token").and_then(|t| token::parse(t, token::USER));
+    let user = param("user_token").and_then(UserId::parse);
 
     // A request about a payout carries that payout's scenarios (client_transfer_id, magic amount).
     let mut amount: Option<Decimal> = None;
-    if let (Some(user), Some(p)) = (
-        user,
-        param("payout_token").and_then(|t| token::parse(t, token::PAYOUT)),
-    ) {
+    if let (Some(user), Some(p)) = (user, param("payout_token").and_then(PayoutId::parse)) {
         tenant.read_payout(user, p, |p| {
             if let Some(ctid) = p.client_transfer_id.as_deref() {
                 if let Some(n) = transfer_id_scenarios(ctid) {

@@ -9,7 +9,6 @@ use super::registry::{one, Operation, Param, Schema};
 use super::{json, ApiVersion};
 use crate::domain::money::Amount;
 use crate::domain::payout::PayoutStatus;
-use crate::domain::token;
 use crate::error::{ApiError, ApiResult};
 use axum::http::Method;
 use axum::routing::on;
@@ -152,7 +151,7 @@ async fn tax_users(
                 ApiVersion::V1 => pc.parse().ok().map(PostalCode::Number),
             });
             TaxYearUserResp {
-                user_token: token::format(token::USER, u.id),
+                user_token: u.id.token(),
                 address1: p.address1.as_deref().unwrap_or(""),
                 address2: p.address2.as_deref(),
                 city: p.city.as_deref().unwrap_or(""),
@@ -191,7 +190,7 @@ async fn interview(
     let user = super::user::user_id(&tenant, &user_token)?;
     let mut url = format!(
         "https://tax.sandbox.masspay.invalid/interview/{}",
-        token::format(token::USER, user)
+        user.token()
     );
     if let Some(r) = q.return_url.filter(|r| !r.trim().is_empty()) {
         url.push_str("?return_url=");

@@ -2,7 +2,6 @@
 
 use axum::response::Response;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::extract::{Json, Path, Query, TenantCtx};
 use super::json;
@@ -10,7 +9,7 @@ use super::models;
 use super::models::{FoundUser, StoredUser};
 use super::registry::{one, Operation, Param, Schema};
 use crate::clock;
-use crate::domain::token;
+use crate::domain::token::UserId;
 use crate::domain::user::{parse_profile, UserBody, UserBodyKind, UserStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::state::Tenant;
@@ -129,8 +128,8 @@ pub const OPERATIONS: &[Operation] = &[
 ];
 
 /// Reads a `user_token` path segment; an unknown or malformed token is a 404.
-pub fn user_id(tenant: &Tenant, text: &str) -> ApiResult<Uuid> {
-    token::parse(text, token::USER)
+pub fn user_id(tenant: &Tenant, text: &str) -> ApiResult<UserId> {
+    UserId::parse(text)
         .filter(|id| tenant.user_exists(*id))
         .ok_or_else(|| ApiError::not_found(format!("user {text:?} was not found")))
 }
@@ -191,7 +190,7 @@ async fn lookup(TenantCtx(tenant): TenantCtx, Query(q): Query<LookupQuery>) -> A
         .lookup_user(email.as_deref(), first_name.as_deref(), internal.as_deref())
         .ok_or_else(|| ApiError::not_found("no user matches this lookup"))?;
     Ok(json(&FoundUser {
-        user_token: token::format(token::USER, user.id),
+        user_token: user.id.token(),
         first_name: &user.profile.first_name,
         last_name: &user.profile.last_name,
         internal_user_id: &user.profile.internal_user_id,

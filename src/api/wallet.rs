@@ -128,7 +128,7 @@ pub struct WalletTxnResp<'a> {
 
 fn wallet_view(w: &Wallet) -> WalletTxnResp<'_> {
     WalletTxnResp {
-        user_token: token::format(token::USER, w.user),
+        user_token: w.user.token(),
         token: token::format(wallet::WALLET, w.id),
         balance: w.balance.into(),
         currency_code: &w.currency,

@@ -6,6 +6,7 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::clock::Millis;
+use crate::domain::token::{PayoutId, UserId};
 
 mod commit;
 mod quote;
@@ -83,8 +84,8 @@ pub const ERRORS_DUPLICATE: &str = "Duplicate transfer";
 /// hold a million of them.
 #[derive(Clone, Debug)]
 pub struct Payout {
-    pub id: Uuid,
-    pub user: Uuid,
+    pub id: PayoutId,
+    pub user: UserId,
     /// Index into `Catalog::payers`.
     pub payer: u32,
     /// Where the money comes from.
@@ -346,8 +347,8 @@ mod tests {
 
     fn payout_for_tests() -> Payout {
         Payout {
-            id: Uuid::nil(),
-            user: Uuid::nil(),
+            id: crate::domain::token::PayoutId(Uuid::nil()),
+            user: crate::domain::token::UserId(Uuid::nil()),
             payer: 0,
             source: Source::Account(0),
             destination_currency: 0,

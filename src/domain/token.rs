@@ -17,6 +17,49 @@ pub const ATTR: &str = "attr_";
 pub const DESTINATION: &str = "dst_";
 pub const BALANCE: &str = "clnt_wlt_";
 
+/// A typed identifier: a UUID that knows its kind, and so its token prefix. Two kinds cannot be
+/// swapped by mistake (`tenant.payout(user, payout)` takes a `UserId` and a `PayoutId`).
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// The token prefix of this kind.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// Reads a token of this kind (or a bare UUID); anything else is `None`.
+            pub fn parse(text: &str) -> Option<Self> {
+                parse(text, Self::PREFIX).map(Self)
+            }
+
+            /// The token as the API shows it.
+            pub fn token(self) -> String {
+                format(Self::PREFIX, self.0)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(Self::PREFIX)?;
+                f.write_str(self.0.hyphenated().encode_lower(&mut Uuid::encode_buffer()))
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A user (`usr_…`).
+    UserId,
+    USER
+);
+id_type!(
+    /// A payout (`payout_…`).
+    PayoutId,
+    PAYOUT
+);
+
 /// Formats a token with its kind's prefix.
 pub fn format(prefix: &str, id: Uuid) -> String {
     let mut s = String::with_capacity(prefix.len() + 36);

@@ -68,7 +68,7 @@ impl UserProfile {
 /// A stored user.
 #[derive(Clone, Debug)]
 pub struct User {
-    pub id: Uuid,
+    pub id: super::token::UserId,
     pub status: UserStatus,
     pub created_on: Millis,
     pub timezone: String,

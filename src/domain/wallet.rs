@@ -77,7 +77,7 @@ pub struct AutopayRule {
 #[derive(Clone, Debug)]
 pub struct Wallet {
     pub id: Uuid,
-    pub user: Uuid,
+    pub user: crate::domain::token::UserId,
     pub currency: CurrencyCode,
     pub kind: WalletKind,
     pub balance: Decimal,
@@ -107,7 +107,7 @@ impl LoadStatus {
 #[derive(Clone, Debug)]
 pub struct Load {
     pub id: Uuid,
-    pub user: Uuid,
+    pub user: crate::domain::token::UserId,
     pub client_load_id: String,
     /// Index into `Catalog::funding_accounts`.
     pub funding: usize,
@@ -128,7 +128,7 @@ pub struct Load {
 #[derive(Clone, Debug)]
 pub struct SpendBack {
     pub id: Uuid,
-    pub user: Uuid,
+    pub user: crate::domain::token::UserId,
     pub client_spendback_id: String,
     /// The `source_token` as the client sent it (the wallet or the client account).
     pub source_token: String,

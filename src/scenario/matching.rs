@@ -7,7 +7,6 @@ use serde_json::Value;
 
 use super::{Rule, Scenario};
 use crate::domain::payout::{CommitStatus, ForcedOutcome, REASON_FAILURE};
-use crate::domain::token;
 use crate::domain::user::User;
 
 /// What is known about a request when the scenarios are consulted.
@@ -169,7 +168,7 @@ fn user_value(u: &User, field: &str) -> Option<Value> {
     let p = &u.profile;
     let s = |v: &Option<String>| v.clone().map(Value::String);
     match field {
-        "user_token" => Some(Value::String(token::format(token::USER, u.id))),
+        "user_token" => Some(Value::String(u.id.token())),
         "internal_user_id" => Some(Value::String(p.internal_user_id.clone())),
         "first_name" => Some(Value::String(p.first_name.clone())),
         "middle_name" => s(&p.middle_name),

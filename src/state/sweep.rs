@@ -149,7 +149,7 @@ pub(crate) mod test_support {
     }
 
     /// Creates a user (a fresh e-mail) and returns its id.
-    pub fn user(t: &Tenant) -> Uuid {
+    pub fn user(t: &Tenant) -> crate::domain::token::UserId {
         let body: UserBody = serde_json::from_value(serde_json::json!({
             "internal_user_id": "u1", "country": "USA", "first_name": "A", "last_name": "B",
             "email": format!("{}@example.com", Uuid::new_v4()),
@@ -187,7 +187,7 @@ mod tests {
     use uuid::Uuid;
 
     /// A USD load of 10 scheduled `in_ms` ahead on the tenant's clock.
-    fn scheduled_load(t: &Tenant, user: Uuid, in_ms: Millis) -> Uuid {
+    fn scheduled_load(t: &Tenant, user: crate::domain::token::UserId, in_ms: Millis) -> Uuid {
         let funding = t
             .catalog
             .funding_accounts
@@ -208,7 +208,7 @@ mod tests {
         l.id
     }
 
-    fn status(t: &Tenant, user: Uuid, load: Uuid) -> LoadStatus {
+    fn status(t: &Tenant, user: crate::domain::token::UserId, load: Uuid) -> LoadStatus {
         let text = crate::domain::token::format(crate::domain::wallet::LOAD, load);
         t.user_load(user, &text).expect("the load").status
     }

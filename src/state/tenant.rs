@@ -17,7 +17,7 @@ use crate::domain::attribute::AttrSet;
 use crate::domain::catalog::Catalog;
 use crate::domain::event::EventSink;
 use crate::domain::payout::Payout;
-use crate::domain::token::TokenSource;
+use crate::domain::token::{PayoutId, TokenSource, UserId};
 use crate::domain::user::{KycSession, User};
 use crate::domain::wallet::{Load, SpendBack, Wallet};
 
@@ -32,12 +32,12 @@ mod users;
 pub mod wallets;
 
 /// (user, payer index, index of the destination currency in the payer's list).
-pub type AttrKey = (Uuid, u32, u16);
+pub type AttrKey = (UserId, u32, u16);
 
 struct UserRecord {
     /// Shared with the answers that return it: handing a user out costs a reference count.
     user: Arc<User>,
-    payouts: Vec<Uuid>,
+    payouts: Vec<PayoutId>,
     wallets: Vec<Uuid>,
     /// Whether the default wallets are open yet (see `open_default_wallets`).
     default_wallets_open: bool,
@@ -50,10 +50,10 @@ pub struct Tenant {
     pub catalog: Arc<Catalog>,
     pub clock: TenantClock,
     tokens: TokenSource,
-    users: LazyMap<FastMap<Uuid, UserRecord>>,
-    emails: LazyMap<ClientKeyMap<String, Uuid>>,
-    payouts: LazyMap<FastMap<Uuid, Payout>>,
-    transfer_ids: LazyMap<ClientKeyMap<Box<str>, Uuid>>,
+    users: LazyMap<FastMap<UserId, UserRecord>>,
+    emails: LazyMap<ClientKeyMap<String, UserId>>,
+    payouts: LazyMap<FastMap<PayoutId, Payout>>,
+    transfer_ids: LazyMap<ClientKeyMap<Box<str>, PayoutId>>,
     /// One balance per funding account, in the catalog's order.
     balances: Vec<RwLock<Decimal>>,
     attributes: LazyMap<FastMap<AttrKey, AttrSet>>,
@@ -68,13 +68,13 @@ pub struct Tenant {
     spendbacks: LazyMap<FastMap<Uuid, SpendBack>>,
     load_ids: LazyMap<ClientKeyMap<Box<str>, Uuid>>,
     spendback_ids: LazyMap<ClientKeyMap<Box<str>, Uuid>>,
-    kyc: LazyMap<FastMap<Uuid, Vec<KycSession>>>,
+    kyc: LazyMap<FastMap<UserId, Vec<KycSession>>>,
     /// Sub-accounts and their beneficial owners.
     subaccounts: LazyMap<FastMap<Uuid, Vec<Uuid>>>,
     /// Where this tenant's events go (the webhook side renders and delivers them).
     pub events: Arc<dyn EventSink>,
     /// When a stored payout changes status by itself (quote expiry, settlement), by time.
-    deadlines: Mutex<BTreeSet<(Millis, Uuid)>>,
+    deadlines: Mutex<BTreeSet<(Millis, PayoutId)>>,
     /// When scheduled loads run.
     load_deadlines: Mutex<BTreeSet<(Millis, Uuid)>>,
     /// The store's due queue, where this tenant registers its earliest deadline.

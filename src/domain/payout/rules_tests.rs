@@ -19,8 +19,8 @@ fn d(s: &str) -> Decimal {
 /// A PENDING payout of 100 + 2.99 fee, its quote valid until t = 1000, available at t = 5000.
 fn pending() -> Payout {
     Payout {
-        id: Uuid::nil(),
-        user: Uuid::nil(),
+        id: crate::domain::token::PayoutId(Uuid::nil()),
+        user: crate::domain::token::UserId(Uuid::nil()),
         payer: 0,
         source: Source::Account(0),
         destination_currency: 0,

@@ -120,7 +120,7 @@ fn matches_rule(w: When, req: &Request) -> bool {
 
 fn mexican_user() -> User {
     User {
-        id: Uuid::from_u128(7),
+        id: crate::domain::token::UserId(Uuid::from_u128(7)),
         status: UserStatus::Active,
         created_on: 0,
         timezone: "America/Mexico_City".into(),

@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::caps::Kind;
 use super::Tenant;
 use crate::domain::error::SimResult;
+use crate::domain::token::UserId;
 use crate::domain::user::KycSession;
 
 impl Tenant {
@@ -13,7 +14,7 @@ impl Tenant {
 
     pub fn start_kyc(
         &self,
-        user: Uuid,
+        user: UserId,
         provider: &'static str,
         status: &'static str,
     ) -> SimResult<KycSession> {
@@ -28,14 +29,14 @@ impl Tenant {
         Ok(session)
     }
 
-    pub fn kyc_sessions(&self, user: Uuid) -> Vec<KycSession> {
+    pub fn kyc_sessions(&self, user: UserId) -> Vec<KycSession> {
         self.kyc.get(&user).map(|s| s.clone()).unwrap_or_default()
     }
 
     /// Every stored attribute value equal to `value` whose requirement has type `attr_type`:
     /// (user, type, value) — the velocity check.
-    pub fn attribute_velocity(&self, attr_type: &str, value: &str) -> Vec<Uuid> {
-        let mut users: Vec<Uuid> = self
+    pub fn attribute_velocity(&self, attr_type: &str, value: &str) -> Vec<UserId> {
+        let mut users: Vec<UserId> = self
             .attributes
             .iter()
             .filter(|e| {

@@ -5,16 +5,15 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
-use uuid::Uuid;
-
 use crate::clock::Millis;
 use crate::domain::event::Directives;
 
 use super::caps::Kind;
 use super::*;
+use crate::domain::token::PayoutId;
 
 impl Tenant {
-    pub(super) fn add_deadline(&self, at: Millis, id: Uuid) {
+    pub(super) fn add_deadline(&self, at: Millis, id: PayoutId) {
         self.deadlines
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -34,12 +33,12 @@ impl Tenant {
 
     /// Registers this tenant's earliest pending deadline (payout or scheduled load) afresh.
     pub fn reschedule(&self) {
-        let first = |d: &Mutex<BTreeSet<(Millis, Uuid)>>| {
+        fn first<T: Ord>(d: &Mutex<BTreeSet<(Millis, T)>>) -> Option<Millis> {
             d.lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .first()
                 .map(|(at, _)| *at)
-        };
+        }
         let next = [first(&self.deadlines), first(&self.load_deadlines)]
             .into_iter()
             .flatten()
@@ -81,7 +80,10 @@ impl Tenant {
 }
 
 /// Takes the earliest entry due at `now` off a deadline list.
-pub(super) fn pop_due(list: &Mutex<BTreeSet<(Millis, Uuid)>>, now: Millis) -> Option<Uuid> {
+pub(super) fn pop_due<T: Copy + Ord>(
+    list: &Mutex<BTreeSet<(Millis, T)>>,
+    now: Millis,
+) -> Option<T> {
     let mut d = list.lock().unwrap_or_else(|p| p.into_inner());
     if d.first().is_some_and(|(at, _)| *at <= now) {
         d.pop_first().map(|(_, id)| id)

@@ -12,17 +12,18 @@ use crate::domain::error::{SimError, SimResult};
 use crate::domain::event::{Directives, Event};
 use crate::domain::payout::{AmountRequest, PayoutRequest, Source};
 use crate::domain::token;
+use crate::domain::token::UserId;
 use crate::domain::wallet::{self, AutopayRule, AutopayRuleBody, Load, LoadRequest, LoadStatus};
 use crate::domain::Problems;
 
 impl Tenant {
     /// Credits a user's wallet from a client account: now (COMPLETED, or CANCELLED when the
     /// account is short) or at `time_to_process` (SCHEDULED until the test clock gets there).
-    pub fn load(&self, user: Uuid, req: LoadRequest, webhook: Directives) -> SimResult<Load> {
+    pub fn load(&self, user: UserId, req: LoadRequest, webhook: Directives) -> SimResult<Load> {
         let currency = self.catalog.funding_accounts[req.funding]
             .currency
             .to_string();
-        let no_user = || SimError::not_found(format!("user {}", token::format(token::USER, user)));
+        let no_user = || SimError::not_found(format!("user {}", user.token()));
         if !self.user_exists(user) {
             return Err(no_user());
         }
@@ -132,7 +133,7 @@ impl Tenant {
         }
     }
 
-    pub fn user_loads(&self, user: Uuid) -> Option<Vec<Load>> {
+    pub fn user_loads(&self, user: UserId) -> Option<Vec<Load>> {
         let ids = self.users.get(&user)?.loads.clone();
         Some(
             ids.iter()
@@ -141,7 +142,7 @@ impl Tenant {
         )
     }
 
-    pub fn user_load(&self, user: Uuid, text: &str) -> Option<Load> {
+    pub fn user_load(&self, user: UserId, text: &str) -> Option<Load> {
         let id = token::parse(text, wallet::LOAD)?;
         self.loads
             .get(&id)
@@ -151,7 +152,7 @@ impl Tenant {
 
     /// Reverses a load: a scheduled one is cancelled; a completed one takes its amount back from
     /// the wallet to the client account (refused if the wallet no longer holds it).
-    pub fn cancel_load(&self, user: Uuid, text: &str) -> SimResult<Load> {
+    pub fn cancel_load(&self, user: UserId, text: &str) -> SimResult<Load> {
         let not_found =
             || SimError::not_found(format!("load {text:?} was not found for this user"));
         let id = token::parse(text, wallet::LOAD).ok_or_else(not_found)?;
@@ -281,7 +282,7 @@ impl Tenant {
 
     pub fn add_autopay(
         &self,
-        user: Uuid,
+        user: UserId,
         wallet_token: &str,
         body: AutopayRuleBody,
     ) -> SimResult<AutopayRule> {
@@ -363,7 +364,7 @@ impl Tenant {
         Ok(rule)
     }
 
-    pub fn autopay_rules(&self, user: Uuid, wallet_token: &str) -> SimResult<Vec<AutopayRule>> {
+    pub fn autopay_rules(&self, user: UserId, wallet_token: &str) -> SimResult<Vec<AutopayRule>> {
         self.wallet(user, wallet_token)
             .map(|w| w.autopay)
             .ok_or_else(|| {
@@ -375,7 +376,7 @@ impl Tenant {
 
     pub fn delete_autopay(
         &self,
-        user: Uuid,
+        user: UserId,
         wallet_token: &str,
         rule_token: &str,
     ) -> SimResult<()> {

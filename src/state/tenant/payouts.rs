@@ -4,7 +4,6 @@
 
 use dashmap::mapref::entry::Entry;
 use rust_decimal::Decimal;
-use uuid::Uuid;
 
 use crate::domain::attribute::{self};
 use crate::domain::error::{SimError, SimResult};
@@ -16,6 +15,7 @@ use crate::domain::token::{self};
 
 use super::caps::Kind;
 use super::*;
+use crate::domain::token::{PayoutId, UserId};
 
 impl Tenant {
     // ----- payouts --------------------------------------------------------------------------
@@ -24,16 +24,13 @@ impl Tenant {
     /// `rate_override` (from a scenario) replaces the catalog's rate in the quote.
     pub fn initiate_payout(
         &self,
-        user: Uuid,
+        user: UserId,
         req: PayoutRequest,
         rate_override: Option<Decimal>,
         webhook: Directives,
     ) -> SimResult<InitiateOutcome> {
         if !self.user_exists(user) {
-            return Err(SimError::not_found(format!(
-                "user {}",
-                token::format(token::USER, user)
-            )));
+            return Err(SimError::not_found(format!("user {}", user.token())));
         }
         let catalog = &self.catalog;
         let payer = &catalog.payers[req.payer];
@@ -71,7 +68,7 @@ impl Tenant {
         let now = self.now();
         let magic = req.requested_amount().and_then(Magic::of);
         let requested_amount = req.requested_amount().unwrap_or(q.source_amount);
-        let id = self.tokens.next();
+        let id = PayoutId(self.tokens.next());
         let pickup_code = (payer.delivery_type == crate::domain::catalog::DeliveryType::CashPickup)
             .then(|| format!("{:08}", self.tokens.next_below(100_000_000)).into_boxed_str());
         let mut p = Payout {
@@ -138,7 +135,12 @@ impl Tenant {
 
     /// Reads a user's payout in place (no copy, no refresh): for facts that never change, such
     /// as its client_transfer_id or requested amount.
-    pub fn read_payout<R>(&self, user: Uuid, id: Uuid, f: impl FnOnce(&Payout) -> R) -> Option<R> {
+    pub fn read_payout<R>(
+        &self,
+        user: UserId,
+        id: PayoutId,
+        f: impl FnOnce(&Payout) -> R,
+    ) -> Option<R> {
         self.payouts
             .get(&id)
             .filter(|p| p.user == user)
@@ -146,7 +148,7 @@ impl Tenant {
     }
 
     /// One payout of a user, as of now.
-    pub fn payout(&self, user: Uuid, id: Uuid) -> Option<Payout> {
+    pub fn payout(&self, user: UserId, id: PayoutId) -> Option<Payout> {
         let mut p = self
             .payouts
             .get(&id)
@@ -157,7 +159,7 @@ impl Tenant {
     }
 
     /// A user's payouts, oldest first, as of now.
-    pub fn user_payouts(&self, user: Uuid) -> Option<Vec<Payout>> {
+    pub fn user_payouts(&self, user: UserId) -> Option<Vec<Payout>> {
         let ids = self.users.get(&user)?.payouts.clone();
         let now = self.now();
         Some(
@@ -191,8 +193,8 @@ impl Tenant {
     /// whatever the interleaving. `forced` and `extra_requirements` come from active scenarios.
     pub fn commit_payout(
         &self,
-        user: Uuid,
-        id: Uuid,
+        user: UserId,
+        id: PayoutId,
         forced: Option<ForcedOutcome>,
         extra_requirements: &[usize],
         webhook: Directives,
@@ -200,7 +202,7 @@ impl Tenant {
         let not_found = || {
             SimError::not_found(format!(
                 "payout {:?} was not found for this user",
-                token::format(token::PAYOUT, id)
+                id.token()
             ))
         };
         let mut entry = self.payouts.get_mut(&id).ok_or_else(not_found)?;

@@ -13,13 +13,14 @@ use crate::domain::user::{User, UserProfile, UserStatus};
 
 use super::caps::Kind;
 use super::*;
+use crate::domain::token::UserId;
 
 impl Tenant {
     // ----- users ----------------------------------------------------------------------------
 
     pub fn create_user(&self, profile: UserProfile) -> SimResult<Arc<User>> {
         self.counts.take(Kind::Users)?;
-        let id = self.tokens.next();
+        let id = UserId(self.tokens.next());
         match self.emails.entry(profile.email_key()) {
             Entry::Occupied(_) => {
                 self.counts.give_back(Kind::Users);
@@ -56,11 +57,11 @@ impl Tenant {
         Ok(user)
     }
 
-    pub fn user(&self, id: Uuid) -> Option<Arc<User>> {
+    pub fn user(&self, id: UserId) -> Option<Arc<User>> {
         self.users.get(&id).map(|r| r.user.clone())
     }
 
-    pub fn user_exists(&self, id: Uuid) -> bool {
+    pub fn user_exists(&self, id: UserId) -> bool {
         self.users.contains_key(&id)
     }
 
@@ -72,13 +73,14 @@ impl Tenant {
 
     pub fn update_user(
         &self,
-        id: Uuid,
+        id: UserId,
         profile: UserProfile,
         status: UserStatus,
     ) -> SimResult<Arc<User>> {
-        let mut record = self.users.get_mut(&id).ok_or_else(|| {
-            SimError::not_found(format!("user {}", token::format(token::USER, id)))
-        })?;
+        let mut record = self
+            .users
+            .get_mut(&id)
+            .ok_or_else(|| SimError::not_found(format!("user {}", id.token())))?;
         let old_key = record.user.profile.email_key();
         let new_key = profile.email_key();
         if old_key != new_key {

@@ -10,6 +10,7 @@ use super::{Tenant, UserRecord};
 use crate::domain::error::{SimError, SimResult};
 use crate::domain::event::{Directives, Event};
 use crate::domain::token;
+use crate::domain::token::UserId;
 use crate::domain::wallet::{self, CardStatus, SpendBack, SpendBackRequest, Wallet, WalletKind};
 use crate::domain::Problems;
 
@@ -18,7 +19,7 @@ impl Tenant {
     /// anything asks for the user's wallets, dated as the user. Creating a user stays cheap (no
     /// wallets, card or tokens for users who never touch one), and what a client sees is the same
     /// as if they had been opened with the user.
-    fn open_default_wallets(&self, user: Uuid, record: &mut UserRecord) {
+    fn open_default_wallets(&self, user: UserId, record: &mut UserRecord) {
         if record.default_wallets_open {
             return;
         }
@@ -46,7 +47,7 @@ impl Tenant {
         }
     }
 
-    pub fn user_wallets(&self, user: Uuid) -> Option<Vec<Wallet>> {
+    pub fn user_wallets(&self, user: UserId) -> Option<Vec<Wallet>> {
         let open = self.users.get(&user)?.default_wallets_open;
         if !open {
             let mut record = self.users.get_mut(&user)?;
@@ -61,7 +62,7 @@ impl Tenant {
     }
 
     /// A wallet of this user by token; unknown or someone else's → `None`.
-    pub fn wallet(&self, user: Uuid, text: &str) -> Option<Wallet> {
+    pub fn wallet(&self, user: UserId, text: &str) -> Option<Wallet> {
         let id = token::parse(text, wallet::WALLET)?;
         self.wallets
             .get(&id)
@@ -70,7 +71,7 @@ impl Tenant {
     }
 
     /// A user's wallet as a payout source: (id, index of its currency in the catalog).
-    pub fn wallet_source(&self, user: Uuid, text: &str) -> Option<(Uuid, usize)> {
+    pub fn wallet_source(&self, user: UserId, text: &str) -> Option<(Uuid, usize)> {
         let w = self.wallet(user, text)?;
         let ci = self
             .catalog
@@ -81,7 +82,7 @@ impl Tenant {
     }
 
     /// The user's funds wallet in `currency` if it is open already (opens nothing).
-    pub(super) fn existing_funds_wallet(&self, user: Uuid, currency: &str) -> Option<Uuid> {
+    pub(super) fn existing_funds_wallet(&self, user: UserId, currency: &str) -> Option<Uuid> {
         let record = self.users.get(&user)?;
         record.wallets.iter().copied().find(|id| {
             self.wallets
@@ -91,7 +92,7 @@ impl Tenant {
     }
 
     /// The user's funds wallet in `currency`, opened on first use.
-    pub(super) fn funds_wallet(&self, user: Uuid, currency: &str) -> Option<Uuid> {
+    pub(super) fn funds_wallet(&self, user: UserId, currency: &str) -> Option<Uuid> {
         let mut record = self.users.get_mut(&user)?;
         self.open_default_wallets(user, &mut record);
         for id in &record.wallets {
@@ -127,7 +128,7 @@ impl Tenant {
     /// (debited from the user's funds wallet in that currency). A short wallet is a `failure`.
     pub fn spendback(
         &self,
-        user: Uuid,
+        user: UserId,
         req: SpendBackRequest,
         webhook: Directives,
     ) -> SimResult<SpendBack> {
@@ -235,7 +236,7 @@ impl Tenant {
         Ok(sb)
     }
 
-    pub fn user_spendbacks(&self, user: Uuid) -> Option<Vec<SpendBack>> {
+    pub fn user_spendbacks(&self, user: UserId) -> Option<Vec<SpendBack>> {
         let ids = self.users.get(&user)?.spendbacks.clone();
         Some(
             ids.iter()
@@ -250,7 +251,7 @@ impl Tenant {
     /// → CLOSED, for good).
     pub fn update_card(
         &self,
-        user: Uuid,
+        user: UserId,
         wallet_token: &str,
         pin: Option<&str>,
         status: Option<&str>,
