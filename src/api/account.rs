@@ -125,14 +125,11 @@ async fn statement(
         let v = v.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
             ApiError::bad_request(format!("query parameter {name} is required (YYYY-MM-DD)"))
         })?;
-        chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
-            .ok()
-            .filter(|_| v.trim().len() == 10)
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "query parameter {name} must be a date YYYY-MM-DD, not {v:?}"
-                ))
-            })
+        crate::domain::parse_date(v.trim()).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "query parameter {name} must be a date YYYY-MM-DD, not {v:?}"
+            ))
+        })
     };
     let from = date("start_date", q.start_date)?;
     let to = date("ending_date", q.ending_date)?;

@@ -10,6 +10,7 @@ use super::registry::{one, Operation, Param, Schema};
 use super::{json, ApiVersion};
 use crate::domain::money::Amount;
 use crate::domain::token;
+use crate::domain::wallet::parse_card_update;
 use crate::domain::wallet::{self, AutopayRule, AutopayRuleBody, Wallet, WalletKind};
 use crate::error::{ApiError, ApiResult};
 use crate::state::Tenant;
@@ -300,11 +301,13 @@ async fn update_card(
     Query(q): Query<CardQuery>,
 ) -> ApiResult<Response> {
     let user = super::user::user_id(&tenant, &user_token)?;
-    let w = tenant.update_card(
-        user,
-        &wallet_token,
-        q.pin.as_deref().filter(|p| !p.is_empty()),
-        q.status.as_deref().filter(|s| !s.is_empty()),
-    )?;
+    let update = parse_card_update(q.pin.as_deref(), q.status.as_deref());
+    // An unknown wallet is a 404 before the query's problems are a 400.
+    if tenant.wallet(user, &wallet_token).is_none() {
+        return Err(ApiError::not_found(format!(
+            "wallet {wallet_token:?} was not found for this user"
+        )));
+    }
+    let w = tenant.update_card(user, &wallet_token, update?)?;
     Ok(json(&card_view(&w, version)?))
 }

@@ -71,9 +71,9 @@ pub fn parse(raw: HistoryQueryRaw) -> Result<HistoryQuery, SimError> {
     let page = number(&mut p, "page", raw.page, 1, 1_000_000);
     let date = |p: &mut Problems, name: &str, v: Option<String>| {
         let t = v.filter(|t| !t.trim().is_empty())?;
-        match NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d") {
-            Ok(d) if t.trim().len() == 10 => Some(d),
-            _ => {
+        match super::parse_date(t.trim()) {
+            Some(d) => Some(d),
+            None => {
                 p.push(format!(
                     "query parameter {name} must be a date YYYY-MM-DD, not {t:?}"
                 ));

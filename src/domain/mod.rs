@@ -29,6 +29,25 @@ pub fn parse_query_bool(name: &str, value: Option<&str>) -> Result<bool, String>
     }
 }
 
+/// A date written exactly `YYYY-MM-DD` (a real calendar date; four-digit year) — the one date
+/// reader of every body field and query parameter.
+pub fn parse_date(text: &str) -> Option<chrono::NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |from: usize, to: usize| {
+        b[from..to].iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(number(0, 4)?).ok()?,
+        number(5, 7)?,
+        number(8, 10)?,
+    )
+}
+
 /// Collects every problem of a request, so one 400 can list them all.
 #[derive(Debug, Default)]
 pub struct Problems(pub Vec<String>);
@@ -100,5 +119,20 @@ impl Problems {
                 self.0,
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod date_tests {
+    #[test]
+    fn dates_are_exactly_yyyy_mm_dd_and_real() {
+        let d = |t: &str| super::parse_date(t).map(|d| d.to_string());
+        assert_eq!(d("2024-02-29").as_deref(), Some("2024-02-29"));
+        assert_eq!(d("2023-02-29"), None, "not a leap year");
+        assert_eq!(d("2024-2-01"), None);
+        assert_eq!(d("12024-02-01"), None, "five-digit year");
+        assert_eq!(d("+2024-02-01"), None);
+        assert_eq!(d("2024/02/01"), None);
+        assert_eq!(d(""), None);
     }
 }

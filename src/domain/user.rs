@@ -110,25 +110,6 @@ pub enum UserBodyKind {
     Update,
 }
 
-/// Parses a user body; `today` is the tenant clock's date (for the age rule).
-/// A date written exactly `YYYY-MM-DD` (a real calendar date).
-fn parse_iso_date(text: &str) -> Option<NaiveDate> {
-    let b = text.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let number = |from: usize, to: usize| {
-        b[from..to].iter().try_fold(0u32, |acc, c| {
-            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-        })
-    };
-    NaiveDate::from_ymd_opt(
-        i32::try_from(number(0, 4)?).ok()?,
-        number(5, 7)?,
-        number(8, 10)?,
-    )
-}
-
 pub fn parse_profile(
     body: UserBody,
     kind: UserBodyKind,
@@ -200,7 +181,7 @@ pub fn parse_profile(
         .is_some_and(|d| d.trim().is_empty());
     let date_of_birth = match p.optional("date_of_birth", body.date_of_birth, 10) {
         None => None,
-        Some(text) => match parse_iso_date(&text) {
+        Some(text) => match super::parse_date(&text) {
             Some(d) => {
                 if age_on(d, today) < 18 {
                     p.push("date_of_birth: the user must be at least 18 years old");

@@ -351,3 +351,42 @@ pub fn parse_spendback(catalog: &Catalog, body: SpendBackTxnBody) -> SimResult<S
         },
     )
 }
+
+/// A card update (`PUT …/card?pin=&status=`), parsed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct CardUpdate {
+    /// A new 4-digit PIN.
+    pub pin: Option<String>,
+    /// `SUSPEND` → INACTIVE, `UNSUSPEND` → ACTIVE, `CLOSE` → CLOSED (for good).
+    pub status: Option<CardStatus>,
+}
+
+/// Parses a card update's query parameters (empty = not given), listing every problem.
+pub fn parse_card_update(pin: Option<&str>, status: Option<&str>) -> SimResult<CardUpdate> {
+    let mut p = Problems::new();
+    let pin = pin.filter(|p| !p.is_empty());
+    if let Some(pin) = pin {
+        if pin.len() != 4 || !pin.bytes().all(|b| b.is_ascii_digit()) {
+            p.push("query parameter pin must be 4 digits");
+        }
+    }
+    let status = match status.filter(|s| !s.is_empty()) {
+        None => None,
+        Some("SUSPEND") => Some(CardStatus::Inactive),
+        Some("UNSUSPEND") => Some(CardStatus::Active),
+        Some("CLOSE") => Some(CardStatus::Closed),
+        Some(other) => {
+            p.push(format!(
+                "query parameter status must be SUSPEND, UNSUSPEND or CLOSE, not {other:?}"
+            ));
+            None
+        }
+    };
+    p.finish(
+        "card update",
+        CardUpdate {
+            pin: pin.map(str::to_string),
+            status,
+        },
+    )
+}

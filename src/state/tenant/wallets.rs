@@ -11,8 +11,9 @@ use crate::domain::error::{SimError, SimResult};
 use crate::domain::event::{Directives, Event};
 use crate::domain::token;
 use crate::domain::token::UserId;
-use crate::domain::wallet::{self, CardStatus, SpendBack, SpendBackRequest, Wallet, WalletKind};
-use crate::domain::Problems;
+use crate::domain::wallet::{
+    self, CardStatus, CardUpdate, SpendBack, SpendBackRequest, Wallet, WalletKind,
+};
 
 impl Tenant {
     /// Opens a user's default wallets (USD funds and a MassPay card wallet) the first time
@@ -247,39 +248,22 @@ impl Tenant {
 
     // ----- autopay and cards ---------------------------------------------------------------------
 
-    /// Changes a card's PIN and/or status (`SUSPEND` → INACTIVE, `UNSUSPEND` → ACTIVE, `CLOSE`
-    /// → CLOSED, for good).
+    /// Applies a parsed card update (a new PIN and/or status; CLOSE is for good).
     pub fn update_card(
         &self,
         user: UserId,
         wallet_token: &str,
-        pin: Option<&str>,
-        status: Option<&str>,
+        update: CardUpdate,
     ) -> SimResult<Wallet> {
         let w = self.wallet(user, wallet_token).ok_or_else(|| {
             SimError::not_found(format!(
                 "wallet {wallet_token:?} was not found for this user"
             ))
         })?;
-        let mut p = Problems::new();
-        if let Some(pin) = pin {
-            if pin.len() != 4 || !pin.bytes().all(|b| b.is_ascii_digit()) {
-                p.push("query parameter pin must be 4 digits");
-            }
-        }
-        let new_status = match status {
-            None => None,
-            Some("SUSPEND") => Some(CardStatus::Inactive),
-            Some("UNSUSPEND") => Some(CardStatus::Active),
-            Some("CLOSE") => Some(CardStatus::Closed),
-            Some(other) => {
-                p.push(format!(
-                    "query parameter status must be SUSPEND, UNSUSPEND or CLOSE, not {other:?}"
-                ));
-                None
-            }
-        };
-        p.finish("card update", ())?;
+        let CardUpdate {
+            pin,
+            status: new_status,
+        } = update;
         let mut wallet = self
             .wallets
             .get_mut(&w.id)
@@ -291,7 +275,7 @@ impl Tenant {
             return Err(SimError::invalid("the card is closed"));
         }
         if let Some(pin) = pin {
-            card.pin = pin.to_string();
+            card.pin = pin;
         }
         if let Some(s) = new_status {
             card.status = s;
