@@ -176,3 +176,104 @@ pub fn default_offer(catalog: &Catalog, pi: usize) -> Option<Offer> {
         .map(|p| p.source_currency.to_string())?;
     offer(catalog, pi, &source, None, None, None, None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        crate::fixtures::load(crate::fixtures::Source::Embedded).expect("fixtures")
+    }
+
+    fn value(o: &Offer, rate: Decimal, amount: Decimal) -> Decimal {
+        let sent = o.source_amount.unwrap_or(amount);
+        sent * rate / (sent + o.fee)
+    }
+
+    #[test]
+    fn cheapest_keeps_the_best_value_per_delivery_type_and_currency() {
+        let c = catalog();
+        let amount = Decimal::from(200);
+        let q = OfferQuery {
+            source_currency: "USD",
+            amount: Some(amount),
+            ..Default::default()
+        };
+        for country in c.countries.iter().map(|x| x.three_letter_code.as_str()) {
+            let all = offers(&c, country, &q, false);
+            let best = offers(&c, country, &q, true);
+            let mut seen = std::collections::HashSet::new();
+            for o in &best {
+                let payer = &c.payers[o.payer];
+                for &(ci, rate) in &o.rates {
+                    let key = (payer.delivery_type, payer.currencies[ci].code.to_string());
+                    assert!(
+                        seen.insert(key.clone()),
+                        "{country}: two offers for {key:?}"
+                    );
+                    let v = value(o, rate, amount);
+                    for other in &all {
+                        let op = &c.payers[other.payer];
+                        for &(oci, orate) in &other.rates {
+                            if (op.delivery_type, op.currencies[oci].code.to_string()) == key {
+                                assert!(value(other, orate, amount) <= v, "{country} {key:?}");
+                            }
+                        }
+                    }
+                }
+            }
+            // Every (delivery type, currency) offered at all keeps one offer.
+            let mut offered = std::collections::HashSet::new();
+            for o in &all {
+                let p = &c.payers[o.payer];
+                for &(ci, _) in &o.rates {
+                    offered.insert((p.delivery_type, p.currencies[ci].code.to_string()));
+                }
+            }
+            assert_eq!(offered, seen, "{country}");
+        }
+    }
+
+    #[test]
+    fn a_limit_caps_source_plus_fee_and_a_name_filters_payers() {
+        let c = catalog();
+        let limit = Decimal::from(150);
+        let q = OfferQuery {
+            source_currency: "USD",
+            limit: Some(limit),
+            ..Default::default()
+        };
+        let capped = offers(&c, "MEX", &q, false);
+        assert!(!capped.is_empty());
+        for o in &capped {
+            let s = o
+                .source_amount
+                .expect("a limit gives each offer its source amount");
+            assert!(s + o.fee <= limit, "{s} + {} > {limit}", o.fee);
+        }
+        let any = offers(
+            &c,
+            "MEX",
+            &OfferQuery {
+                source_currency: "USD",
+                ..Default::default()
+            },
+            false,
+        );
+        let name = c.payers[any[0].payer].name.to_uppercase();
+        let named = offers(
+            &c,
+            "MEX",
+            &OfferQuery {
+                source_currency: "USD",
+                payer_name: Some(&name),
+                ..Default::default()
+            },
+            false,
+        );
+        assert!(!named.is_empty());
+        assert!(named
+            .iter()
+            .all(|o| c.payers[o.payer].name.to_uppercase().contains(&name)));
+    }
+}
