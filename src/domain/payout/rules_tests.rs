@@ -1,5 +1,8 @@
 //! The pure payout rules, without HTTP: the commit decision (SPEC §4b "Commit decides in this
 //! order…") and the quote arithmetic. Hooked in at the end of `payout.rs`.
+//!
+//! Longer than 500 lines: one short test per branch of the decision order and per quote case,
+//! each self-contained so a failure reads on its own; splitting them would scatter one table.
 
 use std::collections::HashMap;
 use std::str::FromStr;

@@ -1,6 +1,9 @@
 //! Scenario matching without HTTP: which rules match a request (operation, `*`, conditions on
 //! path params, body fields, user fields, the amount, the call count) and how the effects of the
 //! matching rules add up. Hooked in at the end of `matching.rs`.
+//!
+//! Longer than 500 lines: one short self-contained test per matching rule and effect; they read
+//! as one table of the matcher's behaviour.
 
 use std::cell::RefCell;
 use std::str::FromStr;
