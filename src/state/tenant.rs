@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::hash::{ClientKeyMap, FastMap, LazyMap};
+use super::hash::{ClientKeyMap, FastMap, Growing, LazyMap};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -50,10 +50,11 @@ pub struct Tenant {
     pub catalog: Arc<Catalog>,
     pub clock: TenantClock,
     tokens: TokenSource,
-    users: LazyMap<FastMap<UserId, UserRecord>>,
-    emails: LazyMap<ClientKeyMap<String, UserId>>,
-    payouts: LazyMap<FastMap<PayoutId, Payout>>,
-    transfer_ids: LazyMap<ClientKeyMap<Box<str>, PayoutId>>,
+    /// Boxed: a growing map moves its entries when it doubles, and a pointer moves fast.
+    users: LazyMap<Growing<FastMap<UserId, Box<UserRecord>>>>,
+    emails: LazyMap<Growing<ClientKeyMap<String, UserId>>>,
+    payouts: LazyMap<Growing<FastMap<PayoutId, Box<Payout>>>>,
+    transfer_ids: LazyMap<Growing<ClientKeyMap<Box<str>, PayoutId>>>,
     /// One balance per funding account, in the catalog's order.
     balances: Vec<RwLock<Decimal>>,
     attributes: LazyMap<FastMap<AttrKey, AttrSet>>,

@@ -124,7 +124,7 @@ impl Tenant {
                 self.counts.take(Kind::Payouts)?;
             }
         }
-        self.payouts.insert(id, p.clone());
+        self.payouts.insert(id, Box::new(p.clone()));
         if let Some(mut u) = self.users.get_mut(&user) {
             u.payouts.push(id);
         }
@@ -153,7 +153,7 @@ impl Tenant {
             .payouts
             .get(&id)
             .filter(|p| p.user == user)
-            .map(|p| p.clone())?;
+            .map(|p| Payout::clone(&p))?;
         p.refresh(self.now());
         Some(p)
     }
@@ -164,7 +164,7 @@ impl Tenant {
         let now = self.now();
         Some(
             ids.iter()
-                .filter_map(|id| self.payouts.get(id).map(|p| p.clone()))
+                .filter_map(|id| self.payouts.get(id).map(|p| Payout::clone(&p)))
                 .map(|mut p| {
                     p.refresh(now);
                     p
@@ -179,7 +179,7 @@ impl Tenant {
             .payouts
             .iter()
             .map(|p| {
-                let mut p = p.clone();
+                let mut p = Payout::clone(&p);
                 p.refresh(now);
                 p
             })
@@ -260,7 +260,7 @@ impl Tenant {
             }
             CommitOutcome::Duplicate | CommitOutcome::Nsf | CommitOutcome::AddtlAttrReq(_) => {}
         }
-        let after = entry.clone();
+        let after = Payout::clone(&entry);
         drop(entry);
         if after.status == PayoutStatus::Processing && status_before != PayoutStatus::Processing {
             self.add_deadline(after.estimated_availability, after.id);

@@ -53,7 +53,7 @@ impl Tenant {
             loads: Vec::new(),
             spendbacks: Vec::new(),
         };
-        self.users.insert(id, record);
+        self.users.insert(id, Box::new(record));
         Ok(user)
     }
 
