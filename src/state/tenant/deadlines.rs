@@ -61,11 +61,13 @@ impl Tenant {
         }
         let now = self.now();
         self.run_due_loads(now);
+        // A copy for the event only when someone listens (refresh happens either way).
+        let listening = self.events.listening();
         while let Some(id) = pop_due(&self.deadlines, now) {
             let changed = self
                 .payouts
                 .get_mut(&id)
-                .and_then(|mut p| p.refresh(now).then(|| p.clone()));
+                .and_then(|mut p| (p.refresh(now) && listening).then(|| Payout::clone(&p)));
             if let Some(p) = changed {
                 self.emit_payout(&p, Directives::default());
             }

@@ -5,7 +5,6 @@
 use dashmap::mapref::entry::Entry;
 use rust_decimal::Decimal;
 
-use crate::domain::attribute::{self};
 use crate::domain::error::{SimError, SimResult};
 use crate::domain::event::{Directives, Event};
 use crate::domain::payout::{
@@ -218,9 +217,7 @@ impl Tenant {
                 self.add_requirement(key, r);
             }
         }
-        let requirements = self.requirements(key);
-        let set = self.attribute_set(key);
-        let missing = attribute::missing(&self.catalog, &requirements, set.as_ref());
+        let missing = self.missing_attributes(key);
         let payer = &self.catalog.payers[entry.payer as usize];
         let delivery = payer.delivery_type;
         let source = entry.source;
@@ -248,7 +245,7 @@ impl Tenant {
                 entry.committed_at = Some(now);
                 entry.status = *next;
                 entry.status_reason = None;
-                entry.attr_set = set.map(|s| s.id);
+                entry.attr_set = self.attributes.get(&key).map(|s| s.id);
             }
             CommitOutcome::ExRateExpired => {
                 entry.status = PayoutStatus::Cancelled;

@@ -159,6 +159,20 @@ impl Tenant {
         }
     }
 
+    /// Labels of `key`'s required attributes (the catalog's and any added) without a stored
+    /// value, read in place (no copy of the set or of the requirement list).
+    pub fn missing_attributes(&self, key: AttrKey) -> Vec<String> {
+        let base = &self.catalog.payers[key.1 as usize].currencies[key.2 as usize].requirements;
+        let extra = self.extra_requirements.get(&key);
+        let extra: &[usize] = extra.as_deref().map_or(&[], Vec::as_slice);
+        let set = self.attributes.get(&key);
+        let all = base
+            .iter()
+            .chain(extra.iter().filter(|r| !base.contains(r)))
+            .copied();
+        attribute::missing(&self.catalog, all, set.as_deref())
+    }
+
     pub fn attribute_set(&self, key: AttrKey) -> Option<AttrSet> {
         self.attributes.get(&key).map(|s| s.clone())
     }
