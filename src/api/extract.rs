@@ -26,6 +26,18 @@ impl<S: Send + Sync, T: DeserializeOwned, const LIMIT: usize> FromRequest<S> for
     }
 }
 
+/// The raw body (at most [`BODY_LIMIT`] bytes), for a handler that parses it itself and may need
+/// the bytes again.
+pub struct BodyBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for BodyBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        read_body(req, BODY_LIMIT).await.map(BodyBytes)
+    }
+}
+
 /// The body, read now (after auth and routing), within `limit` bytes (413 beyond it).
 async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
     super::body::collect(req.into_body(), limit).await

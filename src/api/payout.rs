@@ -5,11 +5,11 @@ use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
 
-use super::extract::{query_bool, query_decimal, Json, Path, Query, TenantCtx};
+use super::extract::{parse_json, query_bool, query_decimal, BodyBytes, Path, Query, TenantCtx};
 use super::models;
 use super::models::{PayoutTxnCommitResp, PayoutTxnResp};
 use super::registry::{one, Operation, Param, Schema};
-use super::scenario_layer::transfer_id_scenarios;
+use super::scenario_layer::{self, transfer_id_scenarios};
 use super::{json, ApiVersion, AppState};
 use crate::domain::payout::{parse_payout_request, PayoutTxnBody};
 use crate::domain::token::{PayoutId, UserId};
@@ -125,8 +125,9 @@ async fn initiate(
     version: ApiVersion,
     Path(user_token): Path<String>,
     Query(q): Query<InitiateQuery>,
-    Json(mut body): Json<PayoutTxnBody>,
+    BodyBytes(bytes): BodyBytes,
 ) -> ApiResult<Response> {
+    let mut body: PayoutTxnBody = parse_json(&bytes)?;
     let user = super::user::user_id(&tenant, &user_token)?;
     let limit = query_decimal("limit", q.limit.as_deref())?;
     if version == ApiVersion::V0 {
@@ -148,9 +149,23 @@ async fn initiate(
             ))
         })?;
     }
-    let effects = effects.map(|e| e.0).unwrap_or_default();
-    let catalog = &tenant.catalog;
     let auto_commit = req.auto_commit;
+    let effects = match effects {
+        Some(e) => e.0,
+        // The scenario layer was skipped (nothing named by flag, header or tenant): this
+        // payout's own scenarios, if any, are found now that the body is parsed.
+        None if auto_commit
+            || req
+                .client_transfer_id
+                .as_deref()
+                .is_some_and(|c| transfer_id_scenarios(c).is_some()) =>
+        {
+            scenario_layer::resolve_initiate(&app, &tenant, &user_token, &bytes, auto_commit)
+                .await?
+        }
+        None => Effects::default(),
+    };
+    let catalog = &tenant.catalog;
     let outcome = tenant.initiate_payout(user, req, effects.exchange_rate, effects.webhook)?;
     if let (true, InitiateOutcome::Created(p)) = (auto_commit, &outcome) {
         let (p, outcome) = tenant.commit_payout(

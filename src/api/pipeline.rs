@@ -76,7 +76,7 @@ where
         }
         let journal = JournalNote::of(&req, Arc::clone(&tenant));
         let full_way = idempotency_layer::applies(&req)
-            || scenario_layer::may_apply(&self.state, &tenant, &req);
+            || scenario_layer::may_apply(&self.state, &tenant, &mut req);
         req.extensions_mut().insert(tenant);
         if !full_way {
             // The common case: nothing to replay or inject, the handler runs directly.

@@ -52,13 +52,69 @@ fn about_a_payout(operation: &str) -> bool {
 }
 
 /// Whether any scenario could apply to this request: one is named anywhere (flag, header,
-/// tenant), or the operation is about a payout. When not, [`resolve`] would hand the request
-/// through unchanged, and the pipeline skips it (the common case costs nothing).
-pub fn may_apply(state: &AppState, tenant: &Tenant, req: &Request) -> bool {
-    !state.global_scenarios.is_empty()
+/// tenant), or the request is about a stored payout that carries its own (a `sandbox:`
+/// client_transfer_id, a magic amount). When not, [`resolve`] would hand the request through
+/// unchanged, and the pipeline skips it (the common case costs one payout lookup at most).
+///
+/// An initiate's own scenarios are in its body, which only the handler parses: when the layer is
+/// skipped, the handler finds them after its one parse ([`resolve_initiate`]).
+pub fn may_apply(state: &AppState, tenant: &Tenant, req: &mut Request) -> bool {
+    if !state.global_scenarios.is_empty()
         || req.headers().contains_key(SCENARIO_HEADER)
         || tenant.has_active_scenarios()
-        || operation_of(req.method(), req.extensions()).is_some_and(about_a_payout)
+    {
+        return true;
+    }
+    match operation_of(req.method(), req.extensions()) {
+        Some(op) if about_a_payout(op) && op != "initiatePayout" => {
+            stored_payout_carries_scenarios(tenant, req)
+        }
+        _ => false,
+    }
+}
+
+/// Whether the payout the path names (if it exists) carries scenarios of its own.
+fn stored_payout_carries_scenarios(tenant: &Tenant, req: &mut Request) -> bool {
+    let params = raw_path_params(req);
+    let param = |name: &str| {
+        params
+            .as_ref()
+            .and_then(|p| p.iter().find(|(k, _)| *k == name).map(|(_, v)| v))
+    };
+    let (Some(user), Some(payout)) = (
+        param("user_token").and_then(UserId::parse),
+        param("payout_token").and_then(PayoutId::parse),
+    ) else {
+        return false;
+    };
+    tenant
+        .read_payout(user, payout, |p| {
+            p.magic.is_some()
+                || p.client_transfer_id
+                    .as_deref()
+                    .is_some_and(|c| transfer_id_scenarios(c).is_some())
+        })
+        .unwrap_or(false)
+}
+
+/// The route's path parameters (percent-decoded), read without consuming the request. Axum's
+/// extractor is async in signature only: it reads what routing stored in the extensions, so one
+/// poll answers it.
+fn raw_path_params(req: &mut Request) -> Option<RawPathParams> {
+    use axum::extract::FromRequestParts;
+    use std::future::Future;
+    let (mut parts, body) = std::mem::take(req).into_parts();
+    let params = {
+        let fut = RawPathParams::from_request_parts(&mut parts, &());
+        let mut fut = std::pin::pin!(fut);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(Ok(p)) => Some(p),
+            _ => None,
+        }
+    };
+    *req = Request::from_parts(parts, body);
+    params
 }
 
 /// Resolves the request's scenarios: `Ok(request)` to go on (with the effects for the handler in
@@ -172,41 +228,79 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
         }
     }
 
-    let rebuild = |parts: Parts, body: Option<Body>, bytes: Option<Bytes>| match bytes {
-        Some(b) => Request::from_parts(parts, Body::from(b)),
-        None => Request::from_parts(parts, body.unwrap_or_default()),
+    let rebuild = |mut parts: Parts, body: Option<Body>, bytes: Option<Bytes>, effects| {
+        // Always present once the layer ran (empty when nothing matched): the handler must not
+        // look for the payout's scenarios a second time.
+        parts.extensions.insert(effects);
+        match bytes {
+            Some(b) => Request::from_parts(parts, Body::from(b)),
+            None => Request::from_parts(parts, body.unwrap_or_default()),
+        }
     };
+    let facts = Facts {
+        operation,
+        path: &path,
+        body: body_value.as_ref(),
+        user,
+        amount,
+        auto_commit,
+    };
+    let effects = apply(state, &tenant, names, facts)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok(rebuild(parts, body, body_bytes, effects))
+}
+
+/// What the rules of the active scenarios are matched against.
+struct Facts<'a> {
+    operation: &'static str,
+    path: &'a [(String, String)],
+    body: Option<&'a Value>,
+    user: Option<UserId>,
+    amount: Option<Decimal>,
+    /// A 1.0.0 initiate with `auto_commit`: the commit's rules are matched too.
+    auto_commit: bool,
+}
+
+/// Matches the named scenarios' rules and applies what acts at once (latency, balances, faults:
+/// `Err(answer)`); the rest is returned for the handler.
+async fn apply(
+    state: &AppState,
+    tenant: &Tenant,
+    names: Vec<String>,
+    f: Facts<'_>,
+) -> Result<Effects, ApiError> {
     if names.is_empty() {
-        return Ok(rebuild(parts, body, body_bytes));
+        return Ok(Effects::default());
     }
     let active: Vec<Arc<Scenario>> = match state.scenarios.resolve(names.iter().map(String::as_str))
     {
         Ok(a) => a,
         Err(unknown) => {
-            return Err(
-                ApiError::bad_request(state.scenarios.unknown_message(&unknown)).into_response(),
-            )
+            return Err(ApiError::bad_request(
+                state.scenarios.unknown_message(&unknown),
+            ))
         }
     };
     let needs_user = active
         .iter()
         .any(|s| s.rules.iter().any(|r| !r.when.user.is_empty()));
     let user_record = if needs_user {
-        user.and_then(|u| tenant.user(u))
+        f.user.and_then(|u| tenant.user(u))
     } else {
         None
     };
     let facts = RequestFacts {
-        operation,
-        path: &path,
-        body: body_value.as_ref(),
+        operation: f.operation,
+        path: f.path,
+        body: f.body,
         user: user_record.as_deref(),
-        amount,
+        amount: f.amount,
     };
     let mut effects = matching::evaluate(&active, &facts, |scenario, rule| {
         tenant.count_call(scenario, rule)
     });
-    if auto_commit {
+    if f.auto_commit {
         let commit_facts = RequestFacts {
             operation: "commitPayoutTxn",
             ..facts
@@ -218,7 +312,7 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
         effects.require_attributes.extend(c.require_attributes);
     }
     if effects.is_empty() {
-        return Ok(rebuild(parts, body, body_bytes));
+        return Ok(effects);
     }
     if effects.latency_ms > 0 {
         // Rules stack, but a request never waits more than the cap in all (README "Limits").
@@ -233,10 +327,49 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
         let detail = fault.message.clone().unwrap_or_else(|| {
             format!("injected by a sandbox scenario ({})", active_names(&active))
         });
-        return Err(ApiError::injected(fault.status, detail, fault.retry_after).into_response());
+        return Err(ApiError::injected(fault.status, detail, fault.retry_after));
     }
-    parts.extensions.insert(effects);
-    Ok(rebuild(parts, body, body_bytes))
+    Ok(effects)
+}
+
+/// An initiate's own scenarios, found by its handler after its one parse when the pipeline
+/// skipped this layer (no scenario named by flag, header or tenant): the `sandbox:` names of its
+/// client_transfer_id, and, with 1.0.0's `auto_commit`, its magic amount. Same effects as
+/// [`resolve`] would have had; called only when there is something to find.
+pub async fn resolve_initiate(
+    state: &AppState,
+    tenant: &Tenant,
+    user_token: &str,
+    body: &[u8],
+    auto_commit: bool,
+) -> Result<Effects, ApiError> {
+    let body_value = serde_json::from_slice::<Value>(body).ok();
+    let mut names = Vec::new();
+    if let Some(ctid) = body_value
+        .as_ref()
+        .and_then(|v| v.get("client_transfer_id"))
+        .and_then(Value::as_str)
+    {
+        if let Some(n) = transfer_id_scenarios(ctid) {
+            names.extend(n.map(str::to_string));
+        }
+    }
+    let amount = request_amount(body);
+    if auto_commit {
+        if let Some(m) = amount.and_then(crate::domain::payout::Magic::of) {
+            names.push(m.scenario().to_string());
+        }
+    }
+    let path = [("user_token".to_string(), user_token.to_string())];
+    let facts = Facts {
+        operation: "initiatePayout",
+        path: &path,
+        body: body_value.as_ref(),
+        user: UserId::parse(user_token),
+        amount,
+        auto_commit,
+    };
+    apply(state, tenant, names, facts).await
 }
 
 fn active_names(active: &[Arc<Scenario>]) -> String {
