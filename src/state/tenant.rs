@@ -53,7 +53,7 @@ pub struct Tenant {
     /// Boxed: a growing map moves its entries when it doubles, and a pointer moves fast.
     users: LazyMap<Growing<FastMap<UserId, Box<UserRecord>>>>,
     emails: LazyMap<Growing<ClientKeyMap<String, UserId>>>,
-    payouts: LazyMap<Growing<FastMap<PayoutId, Box<Payout>>>>,
+    payouts: LazyMap<Growing<FastMap<PayoutId, Arc<Payout>>>>,
     transfer_ids: LazyMap<Growing<ClientKeyMap<Box<str>, PayoutId>>>,
     /// One balance per funding account, in the catalog's order.
     balances: Vec<RwLock<Decimal>>,
@@ -97,7 +97,8 @@ pub struct Tenant {
 
 /// What initiating a payout produced.
 pub enum InitiateOutcome {
-    Created(Payout),
+    /// Stored; the answer shares the stored copy (the next change copies it if still shared).
+    Created(Arc<Payout>),
     /// Balance below `source_amount + fee`: nothing stored (`payout_token: "NSF"`).
     InsufficientFunds(Payout),
     /// `client_transfer_id` already used (`payout_token: "DUPLICATE"`).

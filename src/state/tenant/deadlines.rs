@@ -64,10 +64,10 @@ impl Tenant {
         // A copy for the event only when someone listens (refresh happens either way).
         let listening = self.events.listening();
         while let Some(id) = pop_due(&self.deadlines, now) {
-            let changed = self
-                .payouts
-                .get_mut(&id)
-                .and_then(|mut p| (p.refresh(now) && listening).then(|| Payout::clone(&p)));
+            let changed = self.payouts.get_mut(&id).and_then(|mut p| {
+                let p = Arc::make_mut(&mut p);
+                (p.refresh(now) && listening).then(|| Payout::clone(p))
+            });
             if let Some(p) = changed {
                 self.emit_payout(&p, Directives::default());
             }

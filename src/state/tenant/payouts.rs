@@ -4,6 +4,7 @@
 
 use dashmap::mapref::entry::Entry;
 use rust_decimal::Decimal;
+use std::sync::Arc;
 
 use crate::domain::error::{SimError, SimResult};
 use crate::domain::event::{Directives, Event};
@@ -123,7 +124,8 @@ impl Tenant {
                 self.counts.take(Kind::Payouts)?;
             }
         }
-        self.payouts.insert(id, Box::new(p.clone()));
+        let p = Arc::new(p);
+        self.payouts.insert(id, Arc::clone(&p));
         if let Some(mut u) = self.users.get_mut(&user) {
             u.payouts.push(id);
         }
@@ -197,17 +199,19 @@ impl Tenant {
         forced: Option<ForcedOutcome>,
         extra_requirements: &[usize],
         webhook: Directives,
-    ) -> SimResult<(Payout, CommitOutcome)> {
+    ) -> SimResult<(Arc<Payout>, CommitOutcome)> {
         let not_found = || {
             SimError::not_found(format!(
                 "payout {:?} was not found for this user",
                 id.token()
             ))
         };
-        let mut entry = self.payouts.get_mut(&id).ok_or_else(not_found)?;
-        if entry.user != user {
+        let mut stored = self.payouts.get_mut(&id).ok_or_else(not_found)?;
+        if stored.user != user {
             return Err(not_found());
         }
+        // Copied only if an answer still holds the stored version.
+        let entry = Arc::make_mut(&mut stored);
         let now = self.now();
         let status_before = entry.status;
         entry.refresh(now);
@@ -224,7 +228,7 @@ impl Tenant {
         let outcome = self
             .with_balance(source, |balance| {
                 let outcome = payout::decide_commit(
-                    &entry,
+                    entry,
                     delivery,
                     CommitContext {
                         now,
@@ -257,8 +261,8 @@ impl Tenant {
             }
             CommitOutcome::Duplicate | CommitOutcome::Nsf | CommitOutcome::AddtlAttrReq(_) => {}
         }
-        let after = Payout::clone(&entry);
-        drop(entry);
+        let after = Arc::clone(&stored);
+        drop(stored);
         if after.status == PayoutStatus::Processing && status_before != PayoutStatus::Processing {
             self.add_deadline(after.estimated_availability, after.id);
         }
