@@ -19,12 +19,15 @@ use crate::state::Tenant;
 use crate::webhook::TenantWebhooks;
 use std::sync::Arc;
 
+mod requests;
+
+pub use requests::{long_poll, parse_wait};
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/_sandbox/reset", post(reset))
         .route("/_sandbox/state", get(state))
         .route("/_sandbox/balance", put(set_balance))
-        .route("/_sandbox/requests", get(requests).delete(clear_requests))
         .route("/_sandbox/clock", get(clock_now))
         .route("/_sandbox/clock/advance", post(advance))
         .route("/_sandbox/webhook", put(subscribe).delete(unsubscribe))
@@ -34,6 +37,7 @@ pub fn router() -> Router<AppState> {
             "/_sandbox/scenario",
             put(activate_scenarios).delete(deactivate_scenarios),
         )
+        .merge(requests::routes())
 }
 
 async fn reset(
@@ -171,41 +175,6 @@ async fn set_balance(
     }))
 }
 
-#[derive(Deserialize)]
-struct JournalQuery {
-    method: Option<String>,
-    path: Option<String>,
-}
-
-#[derive(Serialize)]
-struct JournalView {
-    method: String,
-    path: String,
-    status: u16,
-    idempotency_key: Option<String>,
-    at: String,
-}
-
-async fn requests(TenantCtx(tenant): TenantCtx, Query(q): Query<JournalQuery>) -> Response {
-    let entries = tenant.journal.list(q.method.as_deref(), q.path.as_deref());
-    let body: Vec<JournalView> = entries
-        .into_iter()
-        .map(|e| JournalView {
-            method: e.method.to_string(),
-            path: e.path.into(),
-            status: e.status,
-            idempotency_key: e.idempotency_key.map(Into::into),
-            at: clock::format(e.at),
-        })
-        .collect();
-    json(&body)
-}
-
-async fn clear_requests(TenantCtx(tenant): TenantCtx) -> Response {
-    tenant.journal.clear();
-    StatusCode::NO_CONTENT.into_response()
-}
-
 #[derive(Serialize)]
 struct ClockView {
     now: String,
@@ -312,8 +281,60 @@ async fn unsubscribe(TenantCtx(tenant): TenantCtx) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn webhook_log(TenantCtx(tenant): TenantCtx) -> ApiResult<Response> {
-    Ok(json(&webhooks(&tenant)?.deliveries()))
+#[derive(Deserialize)]
+struct WebhookQuery {
+    /// The payout (or other object) the event is about: its token.
+    payout_token: Option<String>,
+    object_token: Option<String>,
+    /// The status in the event's payload (`COMPLETED`, …).
+    status: Option<String>,
+    event_type: Option<String>,
+    /// The delivery's state (`pending`, `delivered`, `failed`, `dropped`).
+    state: Option<String>,
+    wait: Option<String>,
+}
+
+/// `GET /_sandbox/webhooks`: the delivery log, oldest first, filtered; with `wait`, a long poll
+/// for at least one matching delivery (408 at the deadline, with the deliveries seen).
+async fn webhook_log(
+    TenantCtx(tenant): TenantCtx,
+    Query(q): Query<WebhookQuery>,
+) -> ApiResult<Response> {
+    let hooks = webhooks(&tenant)?;
+    let object = q.payout_token.as_deref().or(q.object_token.as_deref());
+    let select = || {
+        hooks
+            .deliveries()
+            .into_iter()
+            .filter(|d| object.is_none_or(|o| d.object_token == o))
+            .filter(|d| q.event_type.as_deref().is_none_or(|t| d.event_type == t))
+            .filter(|d| q.state.as_deref().is_none_or(|s| d.state == s))
+            .filter(|d| {
+                q.status.as_deref().is_none_or(|s| {
+                    serde_json::from_str::<serde_json::Value>(&d.body)
+                        .ok()
+                        .and_then(|b| b.get("status").and_then(|v| v.as_str().map(str::to_owned)))
+                        .is_some_and(|status| status.eq_ignore_ascii_case(s))
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let Some(wait) = q.wait.as_deref().map(parse_wait).transpose()? else {
+        return Ok(json(&select()));
+    };
+    match long_poll(wait, || Some(select()).filter(|v| !v.is_empty())).await {
+        Some(found) => Ok(json(&found)),
+        None => Ok(requests::error_with(
+            ApiError::WaitedInVain(format!(
+                "no webhook delivery matching the filters within {} ms",
+                wait.as_millis()
+            )),
+            vec![(
+                "seen",
+                serde_json::to_value(hooks.deliveries()).unwrap_or_default(),
+            )],
+        )),
+    }
 }
 
 /// The tenant's webhooks: its event sink, seen as what it is.

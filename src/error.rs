@@ -27,6 +27,9 @@ pub enum ApiError {
     /// The request (or its body) took longer than the sandbox waits.
     #[error("request timeout")]
     RequestTimeout,
+    /// 408 with a reason: a long poll (`?wait=`) reached its deadline.
+    #[error("timeout: {0}")]
+    WaitedInVain(String),
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("payload too large")]
@@ -43,6 +46,9 @@ pub enum ApiError {
     /// Any other error status, injected by a scenario.
     #[error("injected {status}: {detail}")]
     Injected { status: StatusCode, detail: String },
+    /// This error, forced by a scenario (its answer is marked [`InjectedFault`]).
+    #[error("{0}")]
+    Forced(Box<ApiError>),
 }
 
 impl ApiError {
@@ -74,7 +80,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::RequestTimeout | ApiError::WaitedInVain(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -82,6 +88,7 @@ impl ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Injected { status, .. } => *status,
+            ApiError::Forced(e) => e.status(),
         }
     }
 
@@ -145,8 +152,27 @@ pub struct ErrorDetail<'a> {
     details: &'a [String],
 }
 
+/// The body of an answer, kept in its extensions for the request journal (a reference count,
+/// not a copy).
+#[derive(Clone)]
+pub struct AnswerBody(pub axum::body::Bytes);
+
+/// Marks an answer a scenario forced (a fault), which strict mode does not count against the
+/// client.
+#[derive(Clone, Copy)]
+pub struct InjectedFault;
+
+/// Marks `response` as forced by a scenario.
+pub fn injected(mut response: Response) -> Response {
+    response.extensions_mut().insert(InjectedFault);
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Forced(e) = self {
+            return injected(e.into_response());
+        }
         let status = self.status();
         let (title, message, exception) = wording(status);
         let single;
@@ -158,6 +184,7 @@ impl IntoResponse for ApiError {
             | ApiError::Forbidden(d)
             | ApiError::NotFound(d)
             | ApiError::Conflict(d)
+            | ApiError::WaitedInVain(d)
             | ApiError::Unprocessable(d)
             | ApiError::Unavailable(d)
             | ApiError::Internal(d)
@@ -178,8 +205,10 @@ impl IntoResponse for ApiError {
             exception,
             errors,
         };
-        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
-        let mut response = (status, bytes).into_response();
+        let bytes =
+            axum::body::Bytes::from(serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec()));
+        let mut response = (status, bytes.clone()).into_response();
+        response.extensions_mut().insert(AnswerBody(bytes));
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

@@ -77,6 +77,9 @@ pub struct Config {
     pub max_tenants: Option<usize>,
     /// Connections open at once (`--max-connections`; default [`limits::default_max_connections`]).
     pub max_connections: Option<usize>,
+    /// Strict mode for every tenant (`--strict`): requests the client should not have sent are
+    /// listed under `GET /_sandbox/requests/unexpected` and fail `verify`.
+    pub strict: bool,
 }
 
 /// Why a sandbox could not start.
@@ -153,6 +156,7 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
             .unwrap_or_else(limits::default_max_connections)
             .max(1),
         shutdown_timeout: config.shutdown_timeout.unwrap_or(limits::SHUTDOWN_TIMEOUT),
+        strict: config.strict,
     }))
 }
 
@@ -390,6 +394,12 @@ impl SandboxBuilder {
     /// Keeps at most this many connections open (like `--max-connections`).
     pub fn max_connections(mut self, max: usize) -> Self {
         self.config.max_connections = Some(max);
+        self
+    }
+
+    /// Strict mode for every tenant (`--strict`).
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.config.strict = strict;
         self
     }
 

@@ -75,6 +75,11 @@ struct Cli {
     /// Connections open at once (default: half the open-file limit, at most 10000).
     #[arg(long = "max-connections", env = "MASSPAY_SANDBOX_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Strict mode for every tenant: requests the client should not have sent (a 4xx no scenario
+    /// forced; with expectations declared, a request none covers) are listed under
+    /// GET /_sandbox/requests/unexpected and fail POST /_sandbox/expectations/verify.
+    #[arg(long = "strict", env = "MASSPAY_SANDBOX_STRICT")]
+    strict: bool,
     /// Log format.
     #[arg(long = "log-format", env = "MASSPAY_SANDBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -126,6 +131,7 @@ fn main() -> ExitCode {
         shutdown_timeout: Some(std::time::Duration::from_secs(cli.shutdown_timeout)),
         max_tenants: Some(cli.max_tenants),
         max_connections: cli.max_connections,
+        strict: cli.strict,
     };
     // Everything that can be wrong with the configuration is found before a socket is opened.
     let state = match build_state(&config) {

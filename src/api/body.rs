@@ -22,6 +22,18 @@ use tokio::time::{Instant, Sleep};
 use crate::error::ApiError;
 use crate::limits;
 
+/// Where the operation's reading of a request body leaves a copy for the request journal (the
+/// pipeline puts one in a MassPay request's extensions; whoever reads the body fills it).
+#[derive(Clone, Default)]
+pub struct BodyTap(pub Arc<std::sync::OnceLock<crate::state::journal::Body>>);
+
+/// Leaves the first bytes of a request body for the journal, if the request carries a tap.
+pub fn tap(extensions: &axum::http::Extensions, bytes: &[u8]) {
+    if let Some(t) = extensions.get::<BodyTap>() {
+        let _ = t.0.set(crate::state::journal::Body::keep(bytes));
+    }
+}
+
 /// The body limit of the ID-image uploads (base64 images, up to 10 MB of images).
 pub const UPLOAD_LIMIT: usize = 14 * 1024 * 1024;
 

@@ -40,7 +40,10 @@ impl<S: Send + Sync> FromRequest<S> for BodyBytes {
 
 /// The body, read now (after auth and routing), within `limit` bytes (413 beyond it).
 async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
-    super::body::collect(req.into_body(), limit).await
+    let (parts, body) = req.into_parts();
+    let bytes = super::body::collect(body, limit).await?;
+    super::body::tap(&parts.extensions, &bytes);
+    Ok(bytes)
 }
 
 /// A JSON body the operation may do without (empty body → `T::default()`), of at most `LIMIT`

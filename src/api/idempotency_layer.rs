@@ -67,6 +67,7 @@ where
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
+    super::body::tap(&parts.extensions, &bytes);
     let print = fingerprint(&query, &bytes);
     match tenant.idempotency.begin(&scope, print, tenant.now()) {
         Begin::Replay(stored) => replay(stored),
@@ -108,7 +109,9 @@ where
 }
 
 fn replay(stored: Stored) -> Response {
-    let mut r = Response::new(Body::from(stored.body));
+    let mut r = Response::new(Body::from(stored.body.clone()));
+    r.extensions_mut()
+        .insert(crate::error::AnswerBody(stored.body));
     *r.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     if let Some(ct) = stored
         .content_type

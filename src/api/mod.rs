@@ -32,8 +32,9 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
+use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -69,6 +70,8 @@ pub struct Shared {
     pub max_connections: usize,
     /// How long a graceful stop waits (`--shutdown-timeout`).
     pub shutdown_timeout: std::time::Duration,
+    /// Strict mode for every tenant that does not set its own (`--strict`).
+    pub strict: bool,
 }
 
 impl AppState {
@@ -97,7 +100,9 @@ pub fn json<T: Serialize + ?Sized>(body: &T) -> Response {
 
 /// A 200 response with this JSON text.
 pub fn json_bytes(bytes: Vec<u8>) -> Response {
-    let mut r = (StatusCode::OK, bytes).into_response();
+    let bytes = axum::body::Bytes::from(bytes);
+    let mut r = (StatusCode::OK, bytes.clone()).into_response();
+    r.extensions_mut().insert(crate::error::AnswerBody(bytes));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -172,8 +177,26 @@ async fn health() -> Response {
     json(&Health { status: "ok" })
 }
 
-async fn not_found(uri: Uri) -> ApiError {
-    ApiError::not_found(format!("no operation at {}", echoed_path(uri.path())))
+async fn not_found(State(app): State<AppState>, mut req: Request) -> Response {
+    let response =
+        ApiError::not_found(format!("no operation at {}", echoed_path(req.uri().path())))
+            .into_response();
+    journal_unrouted(&app, &mut req, &response);
+    response
+}
+
+/// A request that matched no route still goes in the journal of the tenant its key names, if
+/// that tenant exists (a wrong path is what strict mode is for; an unknown key creates nothing).
+fn journal_unrouted(app: &AppState, req: &mut Request, response: &Response) {
+    let key = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(pipeline::api_key)
+        .unwrap_or("");
+    if let Some(tenant) = app.store.existing(key) {
+        pipeline::JournalNote::of(req, tenant, app.strict).record(response);
+    }
 }
 
 /// A path as an error may echo it: at most [`limits::MAX_ECHOED_PATH`] bytes (a 60 KiB path
@@ -190,6 +213,8 @@ fn echoed_path(path: &str) -> std::borrow::Cow<'_, str> {
     format!("{}…", &path[..end]).into()
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+async fn method_not_allowed(State(app): State<AppState>, mut req: Request) -> Response {
+    let response = ApiError::MethodNotAllowed.into_response();
+    journal_unrouted(&app, &mut req, &response);
+    response
 }

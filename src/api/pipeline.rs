@@ -12,6 +12,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
+use super::body::BodyTap;
 use crate::error::ApiError;
 use crate::state::Tenant;
 
@@ -74,7 +75,7 @@ where
                 journal: None,
             };
         }
-        let journal = JournalNote::of(&req, Arc::clone(&tenant));
+        let journal = JournalNote::of(&mut req, Arc::clone(&tenant), self.state.strict);
         let full_way = idempotency_layer::applies(&req)
             || scenario_layer::may_apply(&self.state, &tenant, &mut req);
         req.extensions_mut().insert(tenant);
@@ -135,12 +136,18 @@ where
     }
 }
 
-/// What the request journal keeps of a MassPay request, taken before the handler runs.
+/// What the request journal keeps of a MassPay request, taken before the handler runs (the
+/// body when the operation reads it, through a [`BodyTap`]; the answer when it is ready).
 pub struct JournalNote {
     tenant: Arc<Tenant>,
     method: &'static str,
     path: Box<str>,
+    query: Option<Box<str>>,
+    operation: Option<&'static str>,
+    headers: Box<str>,
     idempotency_key: Option<Box<str>>,
+    tap: Option<BodyTap>,
+    strict: bool,
 }
 
 /// A method's name for the journal, without an allocation: routes answer only the standard
@@ -160,32 +167,85 @@ fn method_name(m: &axum::http::Method) -> &'static str {
 }
 
 impl JournalNote {
-    fn of(req: &Request, tenant: Arc<Tenant>) -> Self {
+    /// Notes `req` (and, for a method with a body, gives it a tap for the body).
+    pub(super) fn of(req: &mut Request, tenant: Arc<Tenant>, strict_default: bool) -> Self {
+        let method = method_name(req.method());
+        let tap = (!matches!(method, "GET" | "HEAD")).then(|| {
+            let tap = BodyTap::default();
+            req.extensions_mut().insert(tap.clone());
+            tap
+        });
+        let operation = req
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .and_then(|m| registry::identify(req.method(), m.as_str()))
+            .map(|op| op.id);
+        let strict = tenant.journal.strict(strict_default);
         JournalNote {
             tenant,
-            method: method_name(req.method()),
+            method,
             // Routes carry their full paths (no nesting), so this is the path as sent.
             path: req.uri().path().into(),
+            query: req.uri().query().map(Box::<str>::from),
+            operation,
+            headers: header_lines(req.headers()),
             idempotency_key: req
                 .headers()
                 .get(idempotency_layer::HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(Box::<str>::from),
+            tap,
+            strict,
         }
     }
 
-    fn record(self, response: &Response) {
+    pub(super) fn record(self, response: &Response) {
         let at = self.tenant.now();
-        self.tenant
-            .journal
-            .record(crate::state::journal::JournalEntry {
+        let request_body = self.tap.and_then(|t| t.0.get().cloned());
+        let response_body = response
+            .extensions()
+            .get::<crate::error::AnswerBody>()
+            .map(|b| crate::state::journal::Body::keep(&b.0));
+        self.tenant.journal.record(
+            crate::state::journal::JournalEntry {
+                seq: 0,
                 method: self.method,
                 path: self.path,
+                query: self.query,
+                operation: self.operation,
+                headers: self.headers,
                 status: response.status().as_u16(),
                 idempotency_key: self.idempotency_key,
                 at,
-            });
+                request_body,
+                response_body,
+                injected: response
+                    .extensions()
+                    .get::<crate::error::InjectedFault>()
+                    .is_some(),
+            },
+            self.strict,
+        );
     }
+}
+
+/// A request's headers for the journal, one `name: value` per line, without the API key.
+fn header_lines(headers: &axum::http::HeaderMap) -> Box<str> {
+    let mut s = String::with_capacity(128);
+    for (name, value) in headers {
+        if name == header::AUTHORIZATION {
+            continue;
+        }
+        if let Ok(v) = value.to_str() {
+            if !s.is_empty() {
+                s.push('\n');
+            }
+            s.push_str(name.as_str());
+            s.push_str(": ");
+            s.push_str(v);
+        }
+    }
+    s.into_boxed_str()
 }
 
 fn resolve_tenant(state: &AppState, req: &Request) -> Result<Arc<Tenant>, ApiError> {

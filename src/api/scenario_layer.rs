@@ -188,6 +188,7 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
         let b = body.take().unwrap_or_default();
         match super::body::collect(b, super::UPLOAD_LIMIT).await {
             Ok(bytes) => {
+                super::body::tap(&parts.extensions, &bytes);
                 // Without active scenarios, an initiate's body matters only if it names some
                 // (`sandbox:` in client_transfer_id) or auto-commits (its magic amount acts now).
                 // Any JSON escape (`"auto\u005fcommit"`) could spell either: parse then too.
@@ -327,7 +328,11 @@ async fn apply(
         let detail = fault.message.clone().unwrap_or_else(|| {
             format!("injected by a sandbox scenario ({})", active_names(&active))
         });
-        return Err(ApiError::injected(fault.status, detail, fault.retry_after));
+        return Err(ApiError::Forced(Box::new(ApiError::injected(
+            fault.status,
+            detail,
+            fault.retry_after,
+        ))));
     }
     Ok(effects)
 }

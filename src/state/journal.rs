@@ -1,52 +1,301 @@
 //! The request journal: what a tenant asked and what it got, newest last, in a bounded ring so
-//! memory stays flat however long a sandbox runs.
+//! memory stays flat however long a sandbox runs; and what the tenant's tests check against it
+//! (expectations, strict mode, the requests strict mode found unexpected).
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 use crate::clock::Millis;
+
+pub mod matcher;
+
+pub use matcher::{Expectation, Matcher, Times};
 
 /// How many requests a tenant's journal keeps (the oldest are dropped first).
 pub const JOURNAL_CAP: usize = 1000;
 
-#[derive(Clone, Debug)]
+/// A request or answer body is kept up to this many bytes (the rest is cut, and the entry says
+/// how long the body was).
+pub const JOURNAL_BODY_LIMIT: usize = 4096;
+
+/// Bytes of bodies a tenant's journal keeps at most: past it, the oldest entries go first.
+pub const JOURNAL_BODY_BUDGET: usize = 1024 * 1024;
+
+/// How many unexpected requests (strict mode) a tenant keeps.
+pub const UNEXPECTED_CAP: usize = 1000;
+
+/// How many expectations a tenant may declare at once.
+pub const EXPECTATIONS_CAP: usize = 200;
+
+#[derive(Clone, Debug, Default)]
 pub struct JournalEntry {
+    /// Numbers entries in the order they were recorded, from 1, per tenant.
+    pub seq: u64,
     /// The request's method (`GET`, `POST`, …; the edge names it).
     pub method: &'static str,
     pub path: Box<str>,
+    /// The query string as sent (without `?`), if any.
+    pub query: Option<Box<str>>,
+    /// The MassPay operation (SDK operation id) the path was routed to; none for a path that
+    /// matched no route.
+    pub operation: Option<&'static str>,
+    /// The request's headers, one `name: value` per line (names in lower case), without
+    /// `authorization`.
+    pub headers: Box<str>,
     pub status: u16,
     pub idempotency_key: Option<Box<str>>,
     pub at: Millis,
+    /// The request body as read by the operation (at most [`JOURNAL_BODY_LIMIT`] bytes); none
+    /// when the operation read none.
+    pub request_body: Option<Body>,
+    pub response_body: Option<Body>,
+    /// The answer was forced by a scenario (a fault), not earned by the request.
+    pub injected: bool,
+}
+
+/// A body as the journal keeps it: its first bytes and its whole length.
+#[derive(Clone, Debug)]
+pub struct Body {
+    pub bytes: Box<[u8]>,
+    pub size: usize,
+}
+
+impl Body {
+    pub fn keep(whole: &[u8]) -> Body {
+        Body {
+            bytes: whole[..whole.len().min(JOURNAL_BODY_LIMIT)].into(),
+            size: whole.len(),
+        }
+    }
+
+    pub fn truncated(&self) -> bool {
+        self.bytes.len() < self.size
+    }
+}
+
+impl JournalEntry {
+    fn body_bytes(&self) -> usize {
+        self.request_body.as_ref().map_or(0, |b| b.bytes.len())
+            + self.response_body.as_ref().map_or(0, |b| b.bytes.len())
+    }
+
+    /// A header's value (name in any case), from the recorded headers.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.lines().find_map(|line| {
+            let (n, v) = line.split_once(": ")?;
+            n.eq_ignore_ascii_case(name).then_some(v)
+        })
+    }
+
+    /// The path without its version prefix (`/v0.1.4`, `/v1.0.0`): what a matcher written
+    /// without one compares with.
+    pub fn unversioned_path(&self) -> &str {
+        strip_version(&self.path)
+    }
+}
+
+/// `/v0.1.4/payout/x` → `/payout/x`; a path without a version prefix is returned as is.
+pub fn strip_version(path: &str) -> &str {
+    let Some(rest) = path.strip_prefix("/v") else {
+        return path;
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    let version = &rest[..end];
+    if !version.is_empty() && version.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        &rest[end..]
+    } else {
+        path
+    }
+}
+
+#[derive(Default)]
+struct Ring {
+    entries: VecDeque<JournalEntry>,
+    body_bytes: usize,
 }
 
 #[derive(Default)]
 pub struct Journal {
-    entries: Mutex<VecDeque<JournalEntry>>,
+    ring: Mutex<Ring>,
+    next_seq: AtomicU64,
+    /// Requests strict mode found unexpected (a 4xx the client earned), kept apart from the ring
+    /// so a long suite does not push them out.
+    unexpected: Mutex<VecDeque<JournalEntry>>,
+    expectations: RwLock<Vec<Expectation>>,
+    /// Strict mode for this tenant: `None` follows `--strict`.
+    strict: RwLock<Option<bool>>,
 }
 
 impl Journal {
-    pub fn record(&self, entry: JournalEntry) {
-        let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if e.len() == JOURNAL_CAP {
-            e.pop_front();
+    /// Records an entry (numbering it); `strict` is whether strict mode is on for the tenant.
+    pub fn record(&self, mut entry: JournalEntry, strict: bool) {
+        entry.seq = self.next_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        if strict && (400..500).contains(&entry.status) && !entry.injected {
+            let mut u = self.unexpected.lock().unwrap_or_else(|p| p.into_inner());
+            if u.len() == UNEXPECTED_CAP {
+                u.pop_front();
+            }
+            u.push_back(entry.clone());
         }
-        e.push_back(entry);
+        let mut r = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+        r.body_bytes += entry.body_bytes();
+        r.entries.push_back(entry);
+        while r.entries.len() > JOURNAL_CAP
+            || (r.body_bytes > JOURNAL_BODY_BUDGET && r.entries.len() > 1)
+        {
+            if let Some(old) = r.entries.pop_front() {
+                r.body_bytes -= old.body_bytes();
+            }
+        }
     }
 
     /// Entries, oldest first, filtered by method (any case) and path (substring).
     pub fn list(&self, method: Option<&str>, path: Option<&str>) -> Vec<JournalEntry> {
-        let e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        e.iter()
-            .filter(|x| method.is_none_or(|m| x.method.eq_ignore_ascii_case(m)))
-            .filter(|x| path.is_none_or(|p| x.path.contains(p)))
-            .cloned()
-            .collect()
+        self.select(|x| {
+            method.is_none_or(|m| x.method.eq_ignore_ascii_case(m))
+                && path.is_none_or(|p| x.path.contains(p))
+        })
     }
 
+    /// Entries for which `keep` holds, oldest first.
+    pub fn select(&self, keep: impl Fn(&JournalEntry) -> bool) -> Vec<JournalEntry> {
+        let r = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+        r.entries.iter().filter(|x| keep(x)).cloned().collect()
+    }
+
+    /// How many entries `matcher` matches.
+    pub fn count(&self, matcher: &Matcher) -> usize {
+        let r = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+        r.entries.iter().filter(|x| matcher.matches(x)).count()
+    }
+
+    /// Clears the journal and the unexpected list (not the expectations).
     pub fn clear(&self) {
-        self.entries
+        let mut r = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+        r.entries.clear();
+        r.body_bytes = 0;
+        drop(r);
+        self.unexpected
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+    }
+
+    pub fn set_expectations(&self, list: Vec<Expectation>) {
+        *self.expectations.write().unwrap_or_else(|p| p.into_inner()) = list;
+    }
+
+    pub fn expectations(&self) -> Vec<Expectation> {
+        self.expectations
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_strict(&self, strict: Option<bool>) {
+        *self.strict.write().unwrap_or_else(|p| p.into_inner()) = strict;
+    }
+
+    /// This tenant's strict mode, given the sandbox-wide default.
+    pub fn strict(&self, default: bool) -> bool {
+        self.strict
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or(default)
+    }
+
+    /// Requests the client should not have sent: every 4xx it earned while strict mode was on,
+    /// and — with expectations declared and strict mode on — every journaled request none of
+    /// them covers. Oldest first, each once.
+    pub fn unexpected(&self, strict: bool) -> Vec<JournalEntry> {
+        let mut out: Vec<JournalEntry> = self
+            .unexpected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        if strict {
+            let expectations = self.expectations.read().unwrap_or_else(|p| p.into_inner());
+            if !expectations.is_empty() {
+                let uncovered = self.select(|e| {
+                    !expectations.iter().any(|x| x.matcher.matches(e))
+                        && !out.iter().any(|u| u.seq == e.seq)
+                });
+                out.extend(uncovered);
+                out.sort_by_key(|e| e.seq);
+            }
+        }
+        out
+    }
+
+    /// Checks every expectation against the journal: for each, how many requests matched and,
+    /// when it is not met, the closest requests and how they differed.
+    pub fn verify(&self) -> Vec<matcher::Verdict> {
+        let expectations = self.expectations();
+        let r = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+        expectations
+            .into_iter()
+            .map(|x| matcher::verdict(x, r.entries.iter()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(status: u16, body: usize) -> JournalEntry {
+        JournalEntry {
+            method: "POST",
+            path: "/v0.1.4/user".into(),
+            status,
+            request_body: Some(Body::keep(&vec![b'x'; body])),
+            ..JournalEntry::default()
+        }
+    }
+
+    #[test]
+    fn bodies_are_cut_at_the_limit_and_keep_their_size() {
+        let b = Body::keep(&vec![b'a'; JOURNAL_BODY_LIMIT + 10]);
+        assert_eq!(b.bytes.len(), JOURNAL_BODY_LIMIT);
+        assert_eq!(b.size, JOURNAL_BODY_LIMIT + 10);
+        assert!(b.truncated());
+    }
+
+    #[test]
+    fn the_body_budget_drops_the_oldest_entries() {
+        let j = Journal::default();
+        for _ in 0..(JOURNAL_BODY_BUDGET / JOURNAL_BODY_LIMIT + 10) {
+            j.record(entry(200, JOURNAL_BODY_LIMIT), false);
+        }
+        let kept = j.list(None, None);
+        assert!(kept.len() <= JOURNAL_BODY_BUDGET / JOURNAL_BODY_LIMIT);
+        assert_eq!(
+            kept.last().map(|e| e.seq),
+            Some((JOURNAL_BODY_BUDGET / JOURNAL_BODY_LIMIT + 10) as u64)
+        );
+    }
+
+    #[test]
+    fn strict_mode_keeps_earned_4xx_only() {
+        let j = Journal::default();
+        j.record(entry(404, 0), true);
+        j.record(entry(200, 0), true);
+        j.record(entry(400, 0), false);
+        let mut forced = entry(400, 0);
+        forced.injected = true;
+        j.record(forced, true);
+        let u = j.unexpected(true);
+        assert_eq!(u.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn version_prefixes_are_stripped() {
+        assert_eq!(strip_version("/v0.1.4/payout/x"), "/payout/x");
+        assert_eq!(strip_version("/v1.0.0/user"), "/user");
+        assert_eq!(strip_version("/validate"), "/validate");
+        assert_eq!(strip_version("/user"), "/user");
     }
 }

@@ -115,6 +115,11 @@ impl Store {
     }
 
     /// Puts a tenant back to the fixtures' initial state (clock too).
+    /// The tenant of `key` if it exists (never creates one).
+    pub fn existing(&self, key: &str) -> Option<Arc<Tenant>> {
+        self.tenants.get(key).map(|t| Arc::clone(&t))
+    }
+
     pub fn reset(&self, key: &str) {
         self.tenants
             .insert(key.into(), Arc::new(self.fresh_tenant(key)));

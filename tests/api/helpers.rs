@@ -86,6 +86,15 @@ impl TestApp {
         }
     }
 
+    /// Another handle on this test's tenant (same server, same key), e.g. for a task.
+    pub fn same_tenant(&self) -> TestApp {
+        TestApp {
+            sandbox: Arc::clone(&self.sandbox),
+            client: self.client.clone(),
+            key: self.key.clone(),
+        }
+    }
+
     /// The same server seen with another, fresh API key: another tenant.
     pub fn other_tenant(&self) -> TestApp {
         TestApp {

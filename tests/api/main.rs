@@ -15,5 +15,6 @@ mod registry;
 mod scenarios;
 mod seed_flow;
 mod surface;
+mod testkit;
 mod users;
 mod webhooks;

@@ -1,0 +1,378 @@
+//! The test kit (issue 14): verifying what a client sent (journal bodies, count/find,
+//! expectations with near misses, strict mode) and waiting for requests and webhooks.
+
+use std::time::{Duration, Instant};
+
+use masspay_sandbox::Sandbox;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// A user with a BTC wallet and one committed 100 USD → BTC payout; (user, payout).
+async fn paid_out(app: &TestApp) -> (String, String) {
+    let user = app.create_user().await;
+    app.store_btc_wallet(&user).await;
+    let payout = app.pending_btc_payout(&user, "100").await;
+    let c = app.commit(&user, &payout).await;
+    assert_eq!(c.body["status"], "success", "{}", c.text);
+    (user, payout)
+}
+
+#[tokio::test]
+async fn the_journal_keeps_bodies_answers_operations_and_headers() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user().await;
+    app.store_btc_wallet(&user).await;
+    let a = app
+        .initiate(
+            &user,
+            "?limit=500",
+            &format!(
+                r#"{{"client_transfer_id":"order-1","source_currency_code":"USD","destination_currency_code":"BTC","source_token":"{USD_SOURCE}","destination_token":"{BTC_DESTINATION}","source_amount":100.50}}"#
+            ),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let token = a.body["payout_token"].as_str().unwrap().to_string();
+
+    let j = app.get("/_sandbox/requests?operation=initiatePayout").await;
+    assert_eq!(j.status, 200, "{}", j.text);
+    let entries = j.body.as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{}", j.text);
+    let e = &entries[0];
+    assert_eq!(e["method"], "POST");
+    assert_eq!(e["path"], format!("/v0.1.4/payout/{user}"));
+    assert_eq!(e["query"], "limit=500");
+    assert_eq!(e["operation"], "initiatePayout");
+    assert_eq!(e["status"], 200);
+    assert_eq!(e["request_body"]["client_transfer_id"], "order-1");
+    assert_eq!(e["request_body"]["source_amount"], json!(100.50));
+    assert_eq!(e["response_body"]["payout_token"], token.as_str());
+    assert_eq!(e["headers"]["content-type"], "application/json");
+    assert!(
+        e["headers"].get("authorization").is_none(),
+        "the key is not journaled"
+    );
+    assert_eq!(e["injected"], false);
+    assert!(e["seq"].as_u64().unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn count_and_find_match_every_field_with_the_version_prefix_optional() {
+    let app = TestApp::spawn().await;
+    let (user, payout) = paid_out(&app).await;
+    let count = |m: serde_json::Value| {
+        let app = &app;
+        async move {
+            let a = app.post("/_sandbox/requests/count", m).await;
+            assert_eq!(a.status, 200, "{}", a.text);
+            a.body["count"].as_u64().unwrap()
+        }
+    };
+    assert_eq!(count(json!({"method": "PUT"})).await, 1);
+    assert_eq!(
+        count(json!({"path": format!("/payout/{user}/{payout}")})).await,
+        1
+    );
+    assert_eq!(
+        count(json!({"path": format!("/v0.1.4/payout/{user}/{payout}")})).await,
+        1
+    );
+    assert_eq!(
+        count(json!({"path": format!("/v1.0.0/payout/{user}/{payout}")})).await,
+        0
+    );
+    assert_eq!(
+        count(json!({"path": {"matches": "/payout/usr_[^/]+/payout_.+"}})).await,
+        1
+    );
+    assert_eq!(
+        count(json!({"operation": "commitPayoutTxn", "status": 200})).await,
+        1
+    );
+    assert_eq!(
+        count(json!({"operation": "commitPayoutTxnV1"})).await,
+        1,
+        "the …V1 id names it too"
+    );
+    assert_eq!(
+        count(json!({"body": {"destination_currency_code": "BTC", "source_amount": 100.00}})).await,
+        1,
+        "a JSON subset, amounts as exact decimals"
+    );
+    assert_eq!(count(json!({"body": {"source_amount": 101}})).await, 0);
+    assert_eq!(
+        count(json!({"matcher": {"method": "POST", "operation": "createUser"}})).await,
+        1
+    );
+
+    let f = app
+        .post(
+            "/_sandbox/requests/find",
+            json!({"operation": "initiatePayout"}),
+        )
+        .await;
+    assert_eq!(f.status, 200, "{}", f.text);
+    let found = f.body.as_array().unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["response_body"]["payout_token"], payout.as_str());
+
+    // A bad matcher is a 400 naming the problem, in MassPay's error shape.
+    let bad = app
+        .post("/_sandbox/requests/count", json!({"verb": "GET"}))
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(bad.text.contains("verb"), "{}", bad.text);
+    let bad = app
+        .post(
+            "/_sandbox/requests/count",
+            json!({"operation": "payEveryone"}),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    let bad = app
+        .post(
+            "/_sandbox/requests/find",
+            json!({"path": {"matches": "(["}}),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+}
+
+#[tokio::test]
+async fn expectations_verify_and_unmet_ones_list_near_misses() {
+    let app = TestApp::spawn().await;
+    let (user, payout) = paid_out(&app).await;
+    let put = app
+        .put(
+            "/_sandbox/expectations",
+            Some(json!([
+                {"matcher": {"operation": "commitPayoutTxn", "path": format!("/payout/{user}/{payout}")}, "times": 1},
+                {"matcher": {"operation": "initiatePayout"}, "times": {"min": 1, "max": 2}}
+            ])),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let v = app.post("/_sandbox/expectations/verify", json!({})).await;
+    assert_eq!(v.status, 200, "{}", v.text);
+    assert_eq!(v.body["verified"], true);
+
+    // A second commit makes the first expectation fail (exactly once), and a new expectation
+    // for a commit with another status has near misses: the commits, closest first.
+    app.commit(&user, &payout).await;
+    app.put(
+        "/_sandbox/expectations",
+        Some(json!({"expectations": [
+            {"matcher": {"operation": "commitPayoutTxn"}, "times": 1},
+            {"matcher": {"method": "PUT", "path": format!("/payout/{user}/{payout}"), "status": 404}}
+        ]})),
+    )
+    .await;
+    let v = app.post("/_sandbox/expectations/verify", json!({})).await;
+    assert_eq!(v.status, 409, "{}", v.text);
+    assert_eq!(v.body["code"], 409, "MassPay's error shape: {}", v.text);
+    assert_eq!(v.body["verified"], false);
+    let xs = v.body["expectations"].as_array().unwrap();
+    assert_eq!(xs[0]["met"], false);
+    assert_eq!(xs[0]["count"], 2);
+    assert_eq!(xs[0]["matched"].as_array().unwrap().len(), 2);
+    assert_eq!(xs[1]["met"], false);
+    assert_eq!(xs[1]["count"], 0);
+    let near = xs[1]["near_misses"].as_array().unwrap();
+    assert!(!near.is_empty(), "{}", v.text);
+    assert_eq!(near[0]["request"]["method"], "PUT");
+    assert_eq!(
+        near[0]["differences"],
+        json!(["status: expected 404, got 200"]),
+        "{}",
+        v.text
+    );
+
+    let listed = app.get("/_sandbox/expectations").await;
+    assert_eq!(listed.body["expectations"].as_array().unwrap().len(), 2);
+    assert_eq!(app.delete("/_sandbox/expectations").await.status, 204);
+    let v = app.post("/_sandbox/expectations/verify", json!({})).await;
+    assert_eq!(
+        v.status, 200,
+        "no expectations, nothing unexpected: {}",
+        v.text
+    );
+
+    let bad = app
+        .put(
+            "/_sandbox/expectations",
+            Some(json!([{"matcher": {}, "times": {"min": 2, "max": 1}}])),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(bad.text.contains("expectation 0"), "{}", bad.text);
+}
+
+#[tokio::test]
+async fn strict_mode_lists_what_the_client_should_not_have_sent_and_fails_verify() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user().await;
+    // Not strict yet: a 404 is not listed.
+    let a = app
+        .get(&format!(
+            "/payout/{user}/payout_00000000-0000-4000-8000-000000000000"
+        ))
+        .await;
+    assert_eq!(a.status, 404);
+    let s = app
+        .put("/_sandbox/strict", Some(json!({"strict": true})))
+        .await;
+    assert_eq!(s.status, 200, "{}", s.text);
+    assert_eq!(s.body["strict"], true);
+
+    // An answer a scenario forces is not the client's fault; a validation failure and a wrong
+    // route are.
+    let forced = app
+        .send_as(
+            &format!("Bearer {}", app.key),
+            Method::GET,
+            "/account/balance",
+            None,
+        )
+        .await;
+    assert_eq!(forced.status, 200);
+    let forced = app
+        .request(Method::GET, "/account/balance")
+        .header("X-Sandbox-Scenario", "rate_limited")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forced.status(), StatusCode::TOO_MANY_REQUESTS);
+    let invalid = app.post("/user", json!({"first_name": "x"})).await;
+    assert_eq!(invalid.status, 400);
+    let wrong = app.get("/payouts/of/everyone").await;
+    assert_eq!(wrong.status, 404);
+
+    let u = app.get("/_sandbox/requests/unexpected").await;
+    assert_eq!(u.status, 200, "{}", u.text);
+    let list = u.body.as_array().unwrap();
+    let statuses: Vec<u64> = list.iter().map(|e| e["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, vec![400, 404], "{}", u.text);
+    assert_eq!(list[1]["path"], "/v0.1.4/payouts/of/everyone");
+    assert_eq!(list[1]["operation"], serde_json::Value::Null);
+
+    let v = app.post("/_sandbox/expectations/verify", json!({})).await;
+    assert_eq!(v.status, 409, "{}", v.text);
+    assert_eq!(v.body["unexpected"].as_array().unwrap().len(), 2);
+
+    // With expectations declared, a request none of them covers is unexpected too.
+    app.delete("/_sandbox/requests").await;
+    app.put(
+        "/_sandbox/expectations",
+        Some(json!([{"operation": "getAccountBalance", "times": {"min": 0}}])),
+    )
+    .await;
+    app.get("/account/balance").await;
+    app.get(&format!("/user/{user}")).await;
+    let u = app.get("/_sandbox/requests/unexpected").await;
+    let list = u.body.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{}", u.text);
+    assert_eq!(list[0]["operation"], "getUserByToken", "{}", u.text);
+
+    // Strict mode off again: verify passes.
+    app.put("/_sandbox/strict", Some(json!({"strict": false})))
+        .await;
+    let v = app.post("/_sandbox/expectations/verify", json!({})).await;
+    assert_eq!(v.status, 200, "{}", v.text);
+}
+
+#[tokio::test]
+async fn the_strict_flag_applies_to_every_tenant() {
+    let app = TestApp::spawn_with(Sandbox::builder().strict(true)).await;
+    let s = app.get("/_sandbox/strict").await;
+    assert_eq!(s.body["strict"], true);
+    app.post("/user", json!({})).await;
+    let u = app.get("/_sandbox/requests/unexpected").await;
+    assert_eq!(u.body.as_array().unwrap().len(), 1, "{}", u.text);
+    let v = app.post("/_sandbox/expectations/verify", json!({})).await;
+    assert_eq!(v.status, 409, "{}", v.text);
+}
+
+#[tokio::test]
+async fn a_long_poll_on_the_journal_answers_when_the_request_arrives() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user().await;
+    let waiter = {
+        let app = app.same_tenant();
+        tokio::spawn(async move {
+            let t = Instant::now();
+            let a = app
+                .get("/_sandbox/requests?wait=5s&operation=getUserByToken&status=200")
+                .await;
+            (a, t.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.get(&format!("/user/{user}")).await;
+    let (a, took) = waiter.await.unwrap();
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.body.as_array().unwrap().len(), 1);
+    assert!(
+        took < Duration::from_secs(4),
+        "answered at once, not at the deadline: {took:?}"
+    );
+
+    // Nothing arrives: 408 at the deadline, with what was seen.
+    let t = Instant::now();
+    let a = app.get("/_sandbox/requests?wait=300ms&method=DELETE").await;
+    assert_eq!(a.status, 408, "{}", a.text);
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    assert!(!a.body["seen"].as_array().unwrap().is_empty(), "{}", a.text);
+    let bad = app.get("/_sandbox/requests?wait=forever").await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+}
+
+#[tokio::test]
+async fn the_inbox_keeps_signed_deliveries_and_the_long_poll_waits_for_one() {
+    let app = TestApp::spawn().await;
+    let s = app
+        .put("/_sandbox/webhook", Some(json!({"url": "inbox"})))
+        .await;
+    assert_eq!(s.status, 200, "{}", s.text);
+    let user = app.create_user().await;
+    app.store_btc_wallet(&user).await;
+    let payout = app.pending_btc_payout(&user, "100").await;
+    let waiter = {
+        let app = app.same_tenant();
+        let payout = payout.clone();
+        tokio::spawn(async move {
+            app.get(&format!(
+                "/_sandbox/webhooks?wait=5s&payout_token={payout}&status=COMPLETED"
+            ))
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.commit(&user, &payout).await;
+    let a = waiter.await.unwrap();
+    assert_eq!(a.status, 200, "{}", a.text);
+    let list = a.body.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{}", a.text);
+    let d = &list[0];
+    assert_eq!(d["url"], "inbox");
+    assert_eq!(d["state"], "delivered");
+    assert_eq!(d["object_token"], payout.as_str());
+    let body: serde_json::Value = serde_json::from_str(d["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["status"], "COMPLETED");
+    let sig = d["signature"].as_str().expect("signed");
+    assert!(sig.starts_with("t=") && sig.contains(",s="), "{sig}");
+
+    let none = app
+        .get(&format!(
+            "/_sandbox/webhooks?wait=200ms&payout_token={payout}&status=ERROR"
+        ))
+        .await;
+    assert_eq!(none.status, 408, "{}", none.text);
+    assert_eq!(
+        none.body["seen"].as_array().unwrap().len(),
+        2,
+        "{}",
+        none.text
+    );
+}
