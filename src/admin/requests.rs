@@ -141,16 +141,15 @@ impl<'a> EntryView<'a> {
         EntryView {
             seq: e.seq,
             method: e.method,
-            path: &e.path,
-            query: e.query.as_deref(),
+            path: e.path(),
+            query: e.text.query(),
             operation: e.operation,
             status: e.status,
-            idempotency_key: e.idempotency_key.as_deref(),
+            idempotency_key: e.idempotency_key(),
             at: clock::format(e.at),
             headers: e
-                .headers
-                .lines()
-                .filter_map(|l| l.split_once(": "))
+                .text
+                .headers()
                 .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
                 .collect(),
             request_body: e.request_body.as_ref().map(body_view),
@@ -191,7 +190,7 @@ async fn requests(
             q.method
                 .as_deref()
                 .is_none_or(|m| e.method.eq_ignore_ascii_case(m))
-                && q.path.as_deref().is_none_or(|p| e.path.contains(p))
+                && q.path.as_deref().is_none_or(|p| e.path().contains(p))
                 && ops
                     .as_ref()
                     .is_none_or(|ops| e.operation.is_some_and(|o| ops.contains(&o)))

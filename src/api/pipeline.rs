@@ -77,7 +77,7 @@ where
         }
         let journal = JournalNote::of(&mut req, Arc::clone(&tenant), self.state.strict);
         let full_way = idempotency_layer::applies(&req)
-            || scenario_layer::may_apply(&self.state, &tenant, &mut req);
+            || scenario_layer::may_apply(&self.state, &tenant, &mut req, journal.operation);
         req.extensions_mut().insert(tenant);
         if !full_way {
             // The common case: nothing to replay or inject, the handler runs directly.
@@ -141,11 +141,8 @@ where
 pub struct JournalNote {
     tenant: Arc<Tenant>,
     method: &'static str,
-    path: Box<str>,
-    query: Option<Box<str>>,
+    text: crate::state::journal::RequestText,
     operation: Option<&'static str>,
-    headers: Box<str>,
-    idempotency_key: Option<Box<str>>,
     tap: Option<BodyTap>,
     strict: bool,
 }
@@ -185,15 +182,15 @@ impl JournalNote {
             tenant,
             method,
             // Routes carry their full paths (no nesting), so this is the path as sent.
-            path: req.uri().path().into(),
-            query: req.uri().query().map(Box::<str>::from),
+            text: crate::state::journal::RequestText::new(
+                req.uri().path(),
+                req.uri().query(),
+                req.headers()
+                    .iter()
+                    .filter(|(name, _)| *name != header::AUTHORIZATION)
+                    .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+            ),
             operation,
-            headers: header_lines(req.headers()),
-            idempotency_key: req
-                .headers()
-                .get(idempotency_layer::HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(Box::<str>::from),
             tap,
             strict,
         }
@@ -205,17 +202,14 @@ impl JournalNote {
         let response_body = response
             .extensions()
             .get::<crate::error::AnswerBody>()
-            .map(|b| crate::state::journal::Body::keep(&b.0));
+            .map(|b| crate::state::journal::Body::share(&b.0));
         self.tenant.journal.record(
             crate::state::journal::JournalEntry {
                 seq: 0,
                 method: self.method,
-                path: self.path,
-                query: self.query,
+                text: self.text,
                 operation: self.operation,
-                headers: self.headers,
                 status: response.status().as_u16(),
-                idempotency_key: self.idempotency_key,
                 at,
                 request_body,
                 response_body,
@@ -227,25 +221,6 @@ impl JournalNote {
             self.strict,
         );
     }
-}
-
-/// A request's headers for the journal, one `name: value` per line, without the API key.
-fn header_lines(headers: &axum::http::HeaderMap) -> Box<str> {
-    let mut s = String::with_capacity(128);
-    for (name, value) in headers {
-        if name == header::AUTHORIZATION {
-            continue;
-        }
-        if let Ok(v) = value.to_str() {
-            if !s.is_empty() {
-                s.push('\n');
-            }
-            s.push_str(name.as_str());
-            s.push_str(": ");
-            s.push_str(v);
-        }
-    }
-    s.into_boxed_str()
 }
 
 fn resolve_tenant(state: &AppState, req: &Request) -> Result<Arc<Tenant>, ApiError> {

@@ -58,14 +58,20 @@ fn about_a_payout(operation: &str) -> bool {
 ///
 /// An initiate's own scenarios are in its body, which only the handler parses: when the layer is
 /// skipped, the handler finds them after its one parse ([`resolve_initiate`]).
-pub fn may_apply(state: &AppState, tenant: &Tenant, req: &mut Request) -> bool {
+/// `operation` is the request's (the pipeline has looked it up already).
+pub fn may_apply(
+    state: &AppState,
+    tenant: &Tenant,
+    req: &mut Request,
+    operation: Option<&'static str>,
+) -> bool {
     if !state.global_scenarios.is_empty()
         || req.headers().contains_key(SCENARIO_HEADER)
         || tenant.has_active_scenarios()
     {
         return true;
     }
-    match operation_of(req.method(), req.extensions()) {
+    match operation {
         Some(op) if about_a_payout(op) && op != "initiatePayout" => {
             stored_payout_carries_scenarios(tenant, req)
         }

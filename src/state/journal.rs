@@ -34,17 +34,12 @@ pub struct JournalEntry {
     pub seq: u64,
     /// The request's method (`GET`, `POST`, …; the edge names it).
     pub method: &'static str,
-    pub path: Box<str>,
-    /// The query string as sent (without `?`), if any.
-    pub query: Option<Box<str>>,
+    /// The path, the query and the headers in one allocation (see [`RequestText`]).
+    pub text: RequestText,
     /// The MassPay operation (SDK operation id) the path was routed to; none for a path that
     /// matched no route.
     pub operation: Option<&'static str>,
-    /// The request's headers, one `name: value` per line (names in lower case), without
-    /// `authorization`.
-    pub headers: Box<str>,
     pub status: u16,
-    pub idempotency_key: Option<Box<str>>,
     pub at: Millis,
     /// The request body as read by the operation (at most [`JOURNAL_BODY_LIMIT`] bytes); none
     /// when the operation read none.
@@ -54,17 +49,81 @@ pub struct JournalEntry {
     pub injected: bool,
 }
 
+/// A request's path, query string and headers, kept in one string: `PATH[?QUERY]` then, one per
+/// line, `name: value` (names in lower case, without `authorization`).
+#[derive(Clone, Debug, Default)]
+pub struct RequestText {
+    text: Box<str>,
+    path_end: u32,
+    query_end: u32,
+}
+
+impl RequestText {
+    pub fn new<'a>(
+        path: &str,
+        query: Option<&str>,
+        headers: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> RequestText {
+        let mut s = String::with_capacity(path.len() + 160);
+        s.push_str(path);
+        let path_end = s.len();
+        if let Some(q) = query {
+            s.push('?');
+            s.push_str(q);
+        }
+        let query_end = s.len();
+        for (name, value) in headers {
+            s.push('\n');
+            s.push_str(name);
+            s.push_str(": ");
+            s.push_str(value);
+        }
+        RequestText {
+            text: s.into_boxed_str(),
+            path_end: path_end as u32,
+            query_end: query_end as u32,
+        }
+    }
+
+    pub fn path(&self) -> &str {
+        &self.text[..self.path_end as usize]
+    }
+
+    /// The query string as sent (without `?`), if any.
+    pub fn query(&self) -> Option<&str> {
+        let (p, q) = (self.path_end as usize, self.query_end as usize);
+        (q > p).then(|| &self.text[p + 1..q])
+    }
+
+    /// `(name, value)` of each header, in the order sent.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.text[self.query_end as usize..]
+            .split('\n')
+            .filter_map(|l| l.split_once(": "))
+    }
+}
+
 /// A body as the journal keeps it: its first bytes and its whole length.
 #[derive(Clone, Debug)]
 pub struct Body {
-    pub bytes: Box<[u8]>,
+    pub bytes: bytes::Bytes,
     pub size: usize,
 }
 
 impl Body {
+    /// A copy of the first bytes (for a request body, which may share the connection's read
+    /// buffer: keeping a reference would keep that buffer).
     pub fn keep(whole: &[u8]) -> Body {
         Body {
-            bytes: whole[..whole.len().min(JOURNAL_BODY_LIMIT)].into(),
+            bytes: bytes::Bytes::copy_from_slice(&whole[..whole.len().min(JOURNAL_BODY_LIMIT)]),
+            size: whole.len(),
+        }
+    }
+
+    /// The first bytes of an answer's own buffer, shared (no copy).
+    pub fn share(whole: &bytes::Bytes) -> Body {
+        Body {
+            bytes: whole.slice(..whole.len().min(JOURNAL_BODY_LIMIT)),
             size: whole.len(),
         }
     }
@@ -80,18 +139,25 @@ impl JournalEntry {
             + self.response_body.as_ref().map_or(0, |b| b.bytes.len())
     }
 
+    pub fn path(&self) -> &str {
+        self.text.path()
+    }
+
     /// A header's value (name in any case), from the recorded headers.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.lines().find_map(|line| {
-            let (n, v) = line.split_once(": ")?;
-            n.eq_ignore_ascii_case(name).then_some(v)
-        })
+        self.text
+            .headers()
+            .find_map(|(n, v)| n.eq_ignore_ascii_case(name).then_some(v))
+    }
+
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.header("idempotency-key")
     }
 
     /// The path without its version prefix (`/v0.1.4`, `/v1.0.0`): what a matcher written
     /// without one compares with.
     pub fn unversioned_path(&self) -> &str {
-        strip_version(&self.path)
+        strip_version(self.path())
     }
 }
 
@@ -138,6 +204,8 @@ impl Journal {
             }
             u.push_back(entry.clone());
         }
+        // What falls out of the ring is freed after the lock is let go.
+        let mut dropped: Vec<JournalEntry> = Vec::new();
         let mut r = self.ring.lock().unwrap_or_else(|p| p.into_inner());
         r.body_bytes += entry.body_bytes();
         r.entries.push_back(entry);
@@ -146,15 +214,18 @@ impl Journal {
         {
             if let Some(old) = r.entries.pop_front() {
                 r.body_bytes -= old.body_bytes();
+                dropped.push(old);
             }
         }
+        drop(r);
+        drop(dropped);
     }
 
     /// Entries, oldest first, filtered by method (any case) and path (substring).
     pub fn list(&self, method: Option<&str>, path: Option<&str>) -> Vec<JournalEntry> {
         self.select(|x| {
             method.is_none_or(|m| x.method.eq_ignore_ascii_case(m))
-                && path.is_none_or(|p| x.path.contains(p))
+                && path.is_none_or(|p| x.path().contains(p))
         })
     }
 
@@ -249,7 +320,7 @@ mod tests {
     fn entry(status: u16, body: usize) -> JournalEntry {
         JournalEntry {
             method: "POST",
-            path: "/v0.1.4/user".into(),
+            text: RequestText::new("/v0.1.4/user", None, std::iter::empty()),
             status,
             request_body: Some(Body::keep(&vec![b'x'; body])),
             ..JournalEntry::default()
@@ -289,6 +360,34 @@ mod tests {
         j.record(forced, true);
         let u = j.unexpected(true);
         assert_eq!(u.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn request_text_keeps_path_query_and_headers_apart() {
+        let t = RequestText::new(
+            "/v0.1.4/payout/u",
+            Some("limit=5&a=b"),
+            [
+                ("content-type", "application/json"),
+                ("idempotency-key", "k: 1"),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(t.path(), "/v0.1.4/payout/u");
+        assert_eq!(t.query(), Some("limit=5&a=b"));
+        let h: Vec<_> = t.headers().collect();
+        assert_eq!(
+            h,
+            vec![
+                ("content-type", "application/json"),
+                ("idempotency-key", "k: 1")
+            ]
+        );
+        let bare = RequestText::new("/x", None, std::iter::empty());
+        assert_eq!(
+            (bare.path(), bare.query(), bare.headers().count()),
+            ("/x", None, 0)
+        );
     }
 
     #[test]

@@ -245,12 +245,12 @@ impl Matcher {
         }
         if let Some(p) = &self.path {
             let path = if self.path_versioned {
-                &e.path
+                e.path()
             } else {
                 e.unversioned_path()
             };
             if !p.is_match(path) {
-                fail!("path: expected {}, got {:?}", p.describe(), e.path);
+                fail!("path: expected {}, got {:?}", p.describe(), e.path());
             }
         }
         if !self.operation.is_empty() && !e.operation.is_some_and(|o| self.operation.contains(&o)) {
@@ -263,7 +263,7 @@ impl Matcher {
         }
         if !self.query.is_empty() {
             let q: Vec<(String, String)> =
-                form_urlencoded::parse(e.query.as_deref().unwrap_or("").as_bytes())
+                form_urlencoded::parse(e.text.query().unwrap_or("").as_bytes())
                     .into_owned()
                     .collect();
             for (name, t) in &self.query {

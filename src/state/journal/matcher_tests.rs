@@ -16,10 +16,16 @@ fn entry(method: &'static str, path: &str, body: &str, status: u16, seq: u64) ->
     JournalEntry {
         seq,
         method,
-        path: path.into(),
-        query: Some("limit=10&x=a%20b".into()),
+        text: super::super::RequestText::new(
+            path,
+            Some("limit=10&x=a%20b"),
+            [
+                ("content-type", "application/json"),
+                ("idempotency-key", "k1"),
+            ]
+            .into_iter(),
+        ),
         operation: Some("initiatePayout"),
-        headers: "content-type: application/json\nidempotency-key: k1".into(),
         status,
         request_body: (!body.is_empty()).then(|| Body::keep(body.as_bytes())),
         ..JournalEntry::default()
