@@ -31,6 +31,7 @@ pub mod limits;
 pub mod pdf;
 pub mod scenario;
 pub mod state;
+mod testkit;
 pub mod webhook;
 
 use std::collections::HashSet;
@@ -46,6 +47,9 @@ use tokio::sync::oneshot;
 use crate::api::AppState;
 use crate::clock::ClockOrigin;
 use crate::state::Store;
+
+pub use crate::state::journal::JournalEntry as ReceivedRequest;
+pub use testkit::Verify;
 
 /// Everything a sandbox is started with (the CLI flags, or the builder's choices).
 #[derive(Clone, Debug, Default)]
@@ -302,6 +306,10 @@ async fn refuse_connection(mut stream: tokio::net::TcpStream, max: usize) {
 pub struct Sandbox {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
+    /// The sandbox's state, for the test kit's in-process checks ([`Sandbox::verify`]).
+    pub(crate) state: AppState,
+    /// Expectations checked when the sandbox is dropped ([`Sandbox::expect`]).
+    pub(crate) on_drop: std::sync::Mutex<Vec<crate::state::journal::Expectation>>,
 }
 
 impl Sandbox {
@@ -328,6 +336,12 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        // Expectations declared with `expect` are checked last (not while already panicking).
+        if !std::thread::panicking() {
+            if let Some(report) = testkit::unmet_on_drop(self) {
+                panic!("{report}");
+            }
         }
     }
 }
@@ -414,10 +428,12 @@ impl SandboxBuilder {
     /// started it. Resolves once the port is bound: connections are accepted from then on.
     pub async fn start(self) -> Result<Sandbox, StartError> {
         let (stop, ready) = self.launch()?;
-        let addr = ready.await.unwrap_or_else(|_| Err(thread_ended()))?;
+        let (addr, state) = ready.await.unwrap_or_else(|_| Err(thread_ended()))?;
         Ok(Sandbox {
             addr,
             stop: Some(stop),
+            state,
+            on_drop: Default::default(),
         })
     }
 
@@ -425,12 +441,14 @@ impl SandboxBuilder {
     /// the port is bound; panics if called from inside an async runtime (use `start().await`).
     pub fn start_blocking(self) -> Result<Sandbox, StartError> {
         let (stop, ready) = self.launch()?;
-        let addr = ready
+        let (addr, state) = ready
             .blocking_recv()
             .unwrap_or_else(|_| Err(thread_ended()))?;
         Ok(Sandbox {
             addr,
             stop: Some(stop),
+            state,
+            on_drop: Default::default(),
         })
     }
 
@@ -439,7 +457,7 @@ impl SandboxBuilder {
     /// dropped — a `start()` abandoned half-way therefore stops the thread too.
     fn launch(self) -> Result<(oneshot::Sender<()>, Ready), StartError> {
         let (stop, stopped) = oneshot::channel::<()>();
-        let (report, ready) = oneshot::channel::<Result<SocketAddr, StartError>>();
+        let (report, ready) = oneshot::channel::<Result<(SocketAddr, AppState), StartError>>();
         let config = self.config;
         std::thread::Builder::new()
             .name("masspay-sandbox".into())
@@ -466,7 +484,7 @@ impl SandboxBuilder {
                 runtime.block_on(async move {
                     let (state, listener) = match prepare(&config).await {
                         Ok((state, listener, addr)) => {
-                            if report.send(Ok(addr)).is_err() {
+                            if report.send(Ok((addr, state.clone()))).is_err() {
                                 return; // Nobody waits for this sandbox any more.
                             }
                             (state, listener)
@@ -489,7 +507,7 @@ impl SandboxBuilder {
 }
 
 /// Where the sandbox's thread reports its address, or why it could not start.
-type Ready = oneshot::Receiver<Result<SocketAddr, StartError>>;
+type Ready = oneshot::Receiver<Result<(SocketAddr, AppState), StartError>>;
 
 /// Builds the state and binds: everything that can fail before serving.
 async fn prepare(config: &Config) -> Result<(AppState, TcpListener, SocketAddr), StartError> {

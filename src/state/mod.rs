@@ -115,6 +115,11 @@ impl Store {
     }
 
     /// Puts a tenant back to the fixtures' initial state (clock too).
+    /// Every tenant (in no particular order).
+    pub fn all(&self) -> Vec<Arc<Tenant>> {
+        self.tenants.iter().map(|t| Arc::clone(t.value())).collect()
+    }
+
     /// The tenant of `key` if it exists (never creates one).
     pub fn existing(&self, key: &str) -> Option<Arc<Tenant>> {
         self.tenants.get(key).map(|t| Arc::clone(&t))

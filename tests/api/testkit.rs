@@ -376,3 +376,58 @@ async fn the_inbox_keeps_signed_deliveries_and_the_long_poll_waits_for_one() {
         none.text
     );
 }
+
+#[tokio::test]
+async fn library_mode_sees_received_requests_and_verifies_them() {
+    let app = TestApp::spawn().await;
+    let (user, payout) = paid_out(&app).await;
+    let sandbox = &app.sandbox;
+    let received = sandbox.received_requests();
+    assert!(received
+        .iter()
+        .any(|r| r.path() == format!("/v0.1.4/payout/{user}/{payout}")));
+    assert_eq!(sandbox.received_requests_of(&app.key).len(), received.len());
+    assert!(sandbox.received_requests_of("nobody").is_empty());
+
+    sandbox
+        .verify(json!({"operation": "commitPayoutTxn"}))
+        .times(1);
+    sandbox.verify(json!({"method": "POST"})).between(3, 3);
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sandbox
+            .verify(json!({"operation": "commitPayoutTxn", "status": 409}))
+            .times(1)
+    }));
+    let message = *failed.unwrap_err().downcast::<String>().unwrap();
+    assert!(
+        message.contains("expected exactly 1, matched 0"),
+        "{message}"
+    );
+    assert!(
+        message.contains("status: expected 409, got 200"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn library_mode_expectations_are_checked_on_drop() {
+    let met = Sandbox::builder().start().await.unwrap();
+    met.expect(json!({"operation": "getAccountBalance"}), json!({"max": 0}));
+    drop(met); // no request: met, no panic
+
+    let sandbox = Sandbox::builder().start().await.unwrap();
+    sandbox.expect(json!({"operation": "getAccountBalance"}), 2);
+    let client = reqwest::Client::new();
+    client
+        .get(format!("{}/v0.1.4/account/balance", sandbox.base_url()))
+        .header("Authorization", "Bearer k")
+        .send()
+        .await
+        .unwrap();
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(sandbox)));
+    let message = *dropped.unwrap_err().downcast::<String>().unwrap();
+    assert!(
+        message.contains("expected exactly 2, matched 1"),
+        "{message}"
+    );
+}
