@@ -19,6 +19,7 @@ use crate::state::Tenant;
 use crate::webhook::TenantWebhooks;
 use std::sync::Arc;
 
+pub mod doc;
 mod requests;
 
 pub use requests::{long_poll, parse_wait};

@@ -184,9 +184,96 @@ fn operation(
     b.build()
 }
 
+/// An admin call's entry (tag "Sandbox admin"): JSON in and out, shapes in the README.
+fn admin_operation(op: &crate::admin::doc::AdminOperation) -> utoipa::openapi::path::Operation {
+    let any = || ObjectBuilder::new().schema_type(SchemaType::AnyValue);
+    let ok = if op.ok == 204 {
+        ResponseBuilder::new().description("Done.")
+    } else {
+        ResponseBuilder::new().description("Success.").content(
+            "application/json",
+            ContentBuilder::new().schema(Some(any())).build(),
+        )
+    };
+    let mut responses = ResponsesBuilder::new().response(op.ok.to_string(), ok);
+    for (code, what) in ADMIN_ERRORS {
+        responses = responses.response(
+            *code,
+            ResponseBuilder::new().description(*what).content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(schema_ref("Error")))
+                    .build(),
+            ),
+        );
+    }
+    let mut b = OperationBuilder::new()
+        .operation_id(Some(op.id))
+        .summary(Some(op.summary))
+        .tag("Sandbox admin")
+        .responses(responses.build());
+    for seg in op.path.split('/') {
+        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            b = b.parameter(
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(kind_schema(Param::Str))),
+            );
+        }
+    }
+    for name in op.query {
+        b = b.parameter(
+            ParameterBuilder::new()
+                .name(*name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .schema(Some(kind_schema(Param::Str))),
+        );
+    }
+    if op.body {
+        b = b.request_body(Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(any())).build(),
+                )
+                .build(),
+        ));
+    }
+    b.build()
+}
+
+/// What an admin call may answer besides its success.
+const ADMIN_ERRORS: &[(&str, &str)] = &[
+    (
+        "400",
+        "Bad request: the body or a parameter is wrong (named).",
+    ),
+    ("401", "Missing or unknown API key."),
+    ("404", "Unknown delivery or other resource."),
+    (
+        "408",
+        "A long poll (wait=) reached its deadline; the answer lists what was seen.",
+    ),
+    (
+        "409",
+        "Expectations not met (verify), with verdicts and near misses.",
+    ),
+    ("413", "The body is larger than the limit."),
+];
+
 fn build() -> OpenApi {
     let mut c = Components::new();
     let mut paths = PathsBuilder::new();
+    for op in crate::admin::doc::OPERATIONS {
+        paths = paths.path(
+            op.path,
+            PathItem::new(http_method(&op.method), admin_operation(op)),
+        );
+    }
     for op in registry::operations() {
         for (version, prefix, path) in [("v0", "/v0.1.4", op.v0), ("v1", V1_PREFIX, op.v1)] {
             if let Some(path) = path {
@@ -220,7 +307,8 @@ fn build() -> OpenApi {
                 .description(Some(
                     "The MassPay payout API as masspay-sandbox serves it: API 0.1.4 under /v0.1.4 \
                      (also served, identically, under /v0.1.0, /v0.1.1, /v0.1.2 and /v0.1.3) and API 1.0.0 \
-                     under /v1.0.0. Admin calls (/_sandbox) are described in the README.",
+                     under /v1.0.0; the sandbox's own admin calls (/_sandbox, tag \"Sandbox admin\", \
+                     shapes in the README) act on the caller's tenant.",
                 ))
                 .build(),
         )

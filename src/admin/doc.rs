@@ -1,0 +1,71 @@
+//! The admin API's entry in `/openapi.json` (tag "Sandbox admin"): every admin call, declared once
+//! here; `tests/api/registry.rs` proves each one is routed and listed.
+
+use axum::http::Method;
+
+/// One admin call.
+pub struct AdminOperation {
+    pub method: Method,
+    pub path: &'static str,
+    pub id: &'static str,
+    pub summary: &'static str,
+    /// Whether it takes a JSON body.
+    pub body: bool,
+    /// Its success status: 200 (JSON) or 204 (no body).
+    pub ok: u16,
+    /// Its query parameters (all optional strings).
+    pub query: &'static [&'static str],
+}
+
+const fn op(
+    method: Method,
+    path: &'static str,
+    id: &'static str,
+    summary: &'static str,
+    body: bool,
+    ok: u16,
+) -> AdminOperation {
+    AdminOperation {
+        method,
+        path,
+        id,
+        summary,
+        body,
+        ok,
+        query: &[],
+    }
+}
+
+impl AdminOperation {
+    const fn with_query(mut self, query: &'static [&'static str]) -> Self {
+        self.query = query;
+        self
+    }
+}
+
+pub const OPERATIONS: &[AdminOperation] = &[
+    op(Method::POST, "/_sandbox/reset", "sandboxReset", "Back to the fixtures' initial state (clock and scenarios too)", false, 204),
+    op(Method::GET, "/_sandbox/state", "sandboxState", "The tenant's users, attribute sets, payouts, balances, clock and scenarios", false, 200),
+    op(Method::PUT, "/_sandbox/balance", "sandboxSetBalance", "Set a funding balance: {currency_code | token, balance}", true, 200),
+    op(Method::GET, "/_sandbox/clock", "sandboxClock", "The tenant's test clock", false, 200),
+    op(Method::POST, "/_sandbox/clock/advance", "sandboxAdvanceClock", "Move the test clock forward: {seconds}", true, 200),
+    op(Method::PUT, "/_sandbox/scenario", "sandboxActivateScenarios", "Activate scenarios for this tenant: {scenarios: [names]}", true, 200),
+    op(Method::DELETE, "/_sandbox/scenario", "sandboxDeactivateScenarios", "Deactivate this tenant's scenarios", false, 204),
+    op(Method::PUT, "/_sandbox/webhook", "sandboxSubscribeWebhook", "Subscribe a webhook receiver: {url (http://… or inbox), secret}", true, 200),
+    op(Method::DELETE, "/_sandbox/webhook", "sandboxUnsubscribeWebhook", "Drop the tenant's webhook subscription", false, 204),
+    op(Method::GET, "/_sandbox/webhooks", "sandboxWebhookDeliveries", "The webhook delivery log, filtered; wait=5s long-polls for a match (408 at the deadline)", false, 200)
+        .with_query(&["payout_token", "object_token", "status", "event_type", "state"]),
+    op(Method::POST, "/_sandbox/webhooks/{id}/resend", "sandboxResendWebhook", "Send a logged delivery again", false, 200),
+    op(Method::GET, "/_sandbox/requests", "sandboxRequests", "The request journal (bodies and answers included), filtered; wait=5s long-polls for a match", false, 200)
+        .with_query(&["method", "path", "operation", "status"]),
+    op(Method::DELETE, "/_sandbox/requests", "sandboxClearRequests", "Clear the journal and the unexpected list", false, 204),
+    op(Method::POST, "/_sandbox/requests/count", "sandboxCountRequests", "How many journaled requests a matcher matches", true, 200),
+    op(Method::POST, "/_sandbox/requests/find", "sandboxFindRequests", "The journaled requests a matcher matches", true, 200),
+    op(Method::GET, "/_sandbox/requests/unexpected", "sandboxUnexpectedRequests", "Requests strict mode found the client should not have sent", false, 200),
+    op(Method::PUT, "/_sandbox/expectations", "sandboxSetExpectations", "Declare expectations: [{matcher, times}]", true, 200),
+    op(Method::GET, "/_sandbox/expectations", "sandboxExpectations", "The declared expectations", false, 200),
+    op(Method::DELETE, "/_sandbox/expectations", "sandboxClearExpectations", "Drop the declared expectations", false, 204),
+    op(Method::POST, "/_sandbox/expectations/verify", "sandboxVerify", "Check the expectations (and strict mode): 200, or 409 with verdicts and near misses", false, 200),
+    op(Method::PUT, "/_sandbox/strict", "sandboxSetStrict", "Strict mode for this tenant: {strict: true | false | null}", true, 200),
+    op(Method::GET, "/_sandbox/strict", "sandboxStrict", "Whether strict mode is on for this tenant", false, 200),
+];
