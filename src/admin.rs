@@ -19,6 +19,8 @@ use crate::state::Tenant;
 use crate::webhook::TenantWebhooks;
 use std::sync::Arc;
 
+mod snapshots;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/_sandbox/reset", post(reset))
@@ -34,6 +36,7 @@ pub fn router() -> Router<AppState> {
             "/_sandbox/scenario",
             put(activate_scenarios).delete(deactivate_scenarios),
         )
+        .merge(snapshots::routes())
 }
 
 async fn reset(

@@ -43,6 +43,14 @@ impl Journal {
             .collect()
     }
 
+    /// Puts `other`'s entries in this journal (a tenant restored from a snapshot keeps what the
+    /// client did: the journal is a record of requests, not state).
+    pub fn copy_from(&self, other: &Journal) {
+        let entries = other.list(None, None);
+        let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        *e = entries.into();
+    }
+
     pub fn clear(&self) {
         self.entries
             .lock()

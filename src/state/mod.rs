@@ -3,6 +3,7 @@
 
 pub mod hash;
 pub mod journal;
+pub mod snapshots;
 pub mod sweep;
 mod tenant;
 
@@ -11,8 +12,9 @@ use std::sync::Arc;
 
 use hash::ClientKeyMap;
 
+pub use snapshots::{SnapshotInfo, SnapshotName};
 pub use tenant::wallets as tenant_wallets;
-pub use tenant::{AttrKey, InitiateOutcome, PayoutRequest, Tenant};
+pub use tenant::{AttrKey, InitiateOutcome, PayoutRequest, Tenant, TenantSnapshot};
 
 use crate::clock::ClockOrigin;
 use crate::domain::catalog::Catalog;
@@ -34,6 +36,8 @@ pub struct Store {
     max_tenants: usize,
     /// The tenants with a deadline coming, by when (what the 1 s sweep looks at).
     due: Arc<sweep::DueQueue>,
+    /// Each API key's named snapshots (`/_sandbox/snapshots`), kept across resets and restores.
+    snapshots: ClientKeyMap<Box<str>, snapshots::Named>,
 }
 
 /// Why an API key gets no tenant.
@@ -66,6 +70,7 @@ impl Store {
             sinks,
             max_tenants,
             due: Arc::default(),
+            snapshots: ClientKeyMap::default(),
         }
     }
 
