@@ -77,6 +77,8 @@ pub struct Config {
     pub max_tenants: Option<usize>,
     /// Connections open at once (`--max-connections`; default [`limits::default_max_connections`]).
     pub max_connections: Option<usize>,
+    /// Every tenant is read from this file at start and written to it on a graceful stop.
+    pub state_file: Option<PathBuf>,
 }
 
 /// Why a sandbox could not start.
@@ -88,6 +90,8 @@ pub enum StartError {
     Scenario(#[from] scenario::ScenarioError),
     #[error("--scenario: {0}")]
     UnknownScenario(String),
+    #[error("{0}")]
+    StateFile(String),
     #[error("--webhook-url: {0}")]
     Webhook(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -134,7 +138,7 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
         hub: Arc::clone(&hub),
         catalog: Arc::clone(&catalog),
     };
-    let store = Store::new(
+    let mut store = Store::new(
         catalog,
         ClockOrigin::new(config.start_time),
         config.seed,
@@ -142,6 +146,9 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
         Arc::new(sinks),
         config.max_tenants.unwrap_or(limits::MAX_TENANTS),
     );
+    let known = |name: &str| registry.resolve([name]).is_ok();
+    let loaded = store.open_state_file(config.state_file.clone(), known);
+    loaded.map_err(StartError::StateFile)?;
     Ok(AppState::new(api::Shared {
         balance_json,
         store: Arc::new(store),
@@ -178,7 +185,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Settlement and expiry also happen with nobody asking: a sweep each second persists them
     // and emits their webhooks.
-    let store = Arc::clone(&state.store);
+    let (store, persist) = (Arc::clone(&state.store), Arc::clone(&state.store));
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -258,6 +265,10 @@ pub async fn serve(
     }
     // Deliveries still queued or retrying are not sent; say how many.
     webhooks.log_pending_at_shutdown();
+    // No request runs any more: every tenant goes to the state file (--state-file), if any.
+    persist
+        .save_state_file_if_any()
+        .map_err(std::io::Error::other)?;
     Ok(())
 }
 
@@ -390,6 +401,12 @@ impl SandboxBuilder {
     /// Keeps at most this many connections open (like `--max-connections`).
     pub fn max_connections(mut self, max: usize) -> Self {
         self.config.max_connections = Some(max);
+        self
+    }
+
+    /// Reads every tenant from `path` at start, writes them there when stopped (`--state-file`).
+    pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.state_file = Some(path.into());
         self
     }
 

@@ -138,4 +138,3 @@ mod tests {
         assert_eq!(super::MAX_AMOUNT.to_string(), "1000000000000000");
     }
 }
-

@@ -75,6 +75,10 @@ struct Cli {
     /// Connections open at once (default: half the open-file limit, at most 10000).
     #[arg(long = "max-connections", env = "MASSPAY_SANDBOX_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Read every tenant from this file at start; write them to it (atomically) on a graceful
+    /// stop and on POST /_sandbox/save.
+    #[arg(long = "state-file", env = "MASSPAY_SANDBOX_STATE_FILE")]
+    state_file: Option<PathBuf>,
     /// Log format.
     #[arg(long = "log-format", env = "MASSPAY_SANDBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -126,6 +130,7 @@ fn main() -> ExitCode {
         shutdown_timeout: Some(std::time::Duration::from_secs(cli.shutdown_timeout)),
         max_tenants: Some(cli.max_tenants),
         max_connections: cli.max_connections,
+        state_file: cli.state_file,
     };
     // Everything that can be wrong with the configuration is found before a socket is opened.
     let state = match build_state(&config) {

@@ -1,6 +1,7 @@
 //! Snapshots of the caller's tenant (`/_sandbox/snapshots`): save its whole state under a name,
-//! restore it, list and drop them. The rules (names, the cap, what a restore keeps) live in
-//! `crate::state::snapshots`; this is their HTTP face.
+//! restore it, list and drop them; and `POST /_sandbox/save`, which writes every tenant to the
+//! state file (`--state-file`). The rules (names, the cap, what a restore keeps, the file's
+//! format) live in `crate::state::snapshots` and `crate::state::persist`; this is their HTTP face.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/_sandbox/snapshots", get(list).post(save).delete(drop_all))
         .route("/_sandbox/snapshots/{name}", delete(drop_one))
         .route("/_sandbox/snapshots/{name}/restore", post(restore))
+        .route("/_sandbox/save", post(save_state_file))
 }
 
 #[derive(Deserialize)]
@@ -94,4 +96,31 @@ async fn drop_one(
 async fn drop_all(State(app): State<AppState>, TenantCtx(tenant): TenantCtx) -> Response {
     app.store.drop_snapshots(tenant.key());
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Serialize)]
+struct SavedView {
+    path: String,
+    tenants: usize,
+    bytes: u64,
+}
+
+/// Writes every tenant (not only the caller's: the file is the whole sandbox's) to the state
+/// file, off the request threads: a large sandbox takes a while to write.
+async fn save_state_file(State(app): State<AppState>, _: TenantCtx) -> ApiResult<Response> {
+    let Some(path) = app.store.state_file().map(|p| p.display().to_string()) else {
+        return Err(ApiError::Unprocessable(
+            "this sandbox was started without --state-file, so there is no file to save to".into(),
+        ));
+    };
+    let store = std::sync::Arc::clone(&app.store);
+    let saved = tokio::task::spawn_blocking(move || store.save_state_file())
+        .await
+        .map_err(|e| ApiError::Internal(format!("saving the state file failed: {e}")))?
+        .map_err(ApiError::Internal)?;
+    Ok(json(&SavedView {
+        path,
+        tenants: saved.tenants,
+        bytes: saved.bytes,
+    }))
 }

@@ -3,6 +3,7 @@
 
 pub mod hash;
 pub mod journal;
+pub mod persist;
 pub mod snapshots;
 pub mod sweep;
 mod tenant;
@@ -14,7 +15,7 @@ use hash::ClientKeyMap;
 
 pub use snapshots::{SnapshotInfo, SnapshotName};
 pub use tenant::wallets as tenant_wallets;
-pub use tenant::{AttrKey, InitiateOutcome, PayoutRequest, Tenant, TenantSnapshot};
+pub use tenant::{AttrKey, CatalogRemap, InitiateOutcome, PayoutRequest, Tenant, TenantSnapshot};
 
 use crate::clock::ClockOrigin;
 use crate::domain::catalog::Catalog;
@@ -38,6 +39,10 @@ pub struct Store {
     due: Arc<sweep::DueQueue>,
     /// Each API key's named snapshots (`/_sandbox/snapshots`), kept across resets and restores.
     snapshots: ClientKeyMap<Box<str>, snapshots::Named>,
+    /// `--state-file`: where [`persist`] reads and writes every tenant.
+    state_file: Option<std::path::PathBuf>,
+    /// One save of the state file at a time.
+    save_lock: std::sync::Mutex<()>,
 }
 
 /// Why an API key gets no tenant.
@@ -71,6 +76,8 @@ impl Store {
             max_tenants,
             due: Arc::default(),
             snapshots: ClientKeyMap::default(),
+            state_file: None,
+            save_lock: std::sync::Mutex::new(()),
         }
     }
 

@@ -22,7 +22,7 @@ use crate::domain::user::{KycSession, User};
 use crate::domain::wallet::{Load, SpendBack, Wallet};
 
 pub use crate::domain::payout::PayoutRequest;
-pub use snapshot::TenantSnapshot;
+pub use snapshot::{CatalogRemap, TenantSnapshot};
 
 mod accounts;
 pub mod caps;

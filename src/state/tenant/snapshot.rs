@@ -32,6 +32,20 @@ use crate::domain::wallet::{Load, SpendBack, Wallet};
 use crate::idempotency::{IdempotencyStore, SavedKey};
 use crate::state::sweep::DueQueue;
 
+/// How a file's catalog indices map to this catalog's (see `state::persist`).
+pub trait CatalogRemap {
+    fn funding(&self, old: usize) -> Result<usize, String>;
+    fn currency(&self, old: usize) -> Result<usize, String>;
+    fn requirement(&self, old: usize) -> Result<usize, String>;
+    /// A payer and the index of one of its destination currencies.
+    fn payer_currency(&self, payer: usize, currency: u16) -> Result<(usize, u16), String>;
+}
+
+/// An index into a narrower integer (a catalog never has that many entries).
+fn narrow<T: TryFrom<usize>>(i: usize) -> Result<T, String> {
+    T::try_from(i).map_err(|_| format!("catalog index {i} is out of range"))
+}
+
 /// Everything a tenant holds, as of one moment. Cloning it is cheap where it matters (payouts and
 /// users are shared); it is written to the state file as is (serde).
 #[derive(Clone, Serialize, Deserialize)]
@@ -181,6 +195,63 @@ impl TenantSnapshot {
     /// The scenarios the tenant had activated (`PUT /_sandbox/scenario`).
     pub fn scenarios(&self) -> &[String] {
         &self.scenarios
+    }
+
+    /// Moves the snapshot's catalog indices from the catalog a file was written with to this
+    /// one (`to` maps each old index to the new one, or `Err` naming what this catalog lacks).
+    /// Balances of funding accounts the file does not know start at their fixture value.
+    pub fn remap(&mut self, to: &dyn CatalogRemap, catalog: &Catalog) -> Result<(), String> {
+        let mut balances: Vec<Decimal> = catalog
+            .funding_accounts
+            .iter()
+            .map(|a| a.initial_balance)
+            .collect();
+        for (i, b) in self.balances.iter().enumerate() {
+            if let Some(slot) = balances.get_mut(to.funding(i)?) {
+                *slot = *b;
+            }
+        }
+        self.balances = balances;
+        for (_, p) in &mut self.payouts {
+            let p = Arc::make_mut(p);
+            let (payer, currency) = to.payer_currency(p.payer as usize, p.destination_currency)?;
+            (p.payer, p.destination_currency) = (narrow(payer)?, currency);
+            p.source = match p.source {
+                Source::Account(a) => Source::Account(narrow(to.funding(usize::from(a))?)?),
+                Source::Wallet(w, c) => Source::Wallet(w, narrow(to.currency(usize::from(c))?)?),
+            };
+        }
+        let key = |(user, payer, currency): AttrKey| -> Result<AttrKey, String> {
+            let (payer, currency) = to.payer_currency(payer as usize, currency)?;
+            Ok((user, narrow(payer)?, currency))
+        };
+        for (k, set) in &mut self.attributes {
+            *k = key(*k)?;
+            for (r, _) in &mut set.values {
+                *r = to.requirement(*r)?;
+            }
+        }
+        for (k, extra) in &mut self.extra_requirements {
+            *k = key(*k)?;
+            for r in extra {
+                *r = to.requirement(*r)?;
+            }
+        }
+        for (_, w) in &mut self.wallets {
+            for rule in &mut w.autopay {
+                let currency =
+                    u16::try_from(rule.destination_currency).map_err(|e| e.to_string())?;
+                let (payer, currency) = to.payer_currency(rule.payer, currency)?;
+                (rule.payer, rule.destination_currency) = (payer, usize::from(currency));
+            }
+        }
+        for (_, l) in &mut self.loads {
+            l.funding = to.funding(l.funding)?;
+        }
+        for (_, s) in &mut self.spendbacks {
+            s.funding = to.funding(s.funding)?;
+        }
+        Ok(())
     }
 
     /// Checks that every catalog index in the snapshot points into `catalog` (a snapshot read
