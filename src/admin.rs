@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 pub mod doc;
 mod requests;
+mod snapshots;
 
 pub use requests::{long_poll, parse_wait};
 
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
             put(activate_scenarios).delete(deactivate_scenarios),
         )
         .merge(requests::routes())
+        .merge(snapshots::routes())
 }
 
 async fn reset(

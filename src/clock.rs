@@ -75,6 +75,16 @@ impl TenantClock {
         Ok(self.now())
     }
 
+    /// Sets this clock to read `at` now (a restored snapshot's reading); it runs on from there
+    /// with the wall clock.
+    pub fn set_now(&self, at: Millis) {
+        let at = at.clamp(MIN_TIME, MAX_TIME);
+        self.offset.store(
+            at.saturating_sub(self.origin.elapsed_now()),
+            Ordering::Relaxed,
+        );
+    }
+
     /// Back to the shared origin (what `reset` does).
     pub fn reset(&self) {
         self.offset.store(0, Ordering::Relaxed);

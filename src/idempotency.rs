@@ -27,11 +27,24 @@ pub const CAP: usize = 10_000;
 pub const RETENTION_MS: Millis = 24 * 60 * 60 * 1000;
 
 /// A stored answer.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Stored {
     pub status: u16,
     pub content_type: Option<String>,
+    /// Written as text when it is UTF-8 (the API's answers are JSON), else as bytes.
+    #[serde(with = "body_text")]
     pub body: Bytes,
+}
+
+/// A remembered key with its answer, as a tenant snapshot keeps it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct SavedKey {
+    pub scope: String,
+    /// The request's fingerprint ([`fingerprint`]: std's `DefaultHasher`, stable within a build;
+    /// a state file read by another build may answer a retried key with 422, never a wrong replay).
+    pub fingerprint: u64,
+    pub at: Millis,
+    pub answer: Stored,
 }
 
 enum Slot {
@@ -158,8 +171,90 @@ impl IdempotencyStore {
         self.slots.len()
     }
 
+    /// The answers remembered, oldest first (a request still running is not: its answer does
+    /// not exist yet).
+    pub fn export(&self) -> Vec<SavedKey> {
+        let order = self.order.lock().unwrap_or_else(|p| p.into_inner());
+        order
+            .iter()
+            .filter_map(|scope| match self.slots.get(scope).as_deref() {
+                Some(Slot::Done {
+                    fingerprint,
+                    at,
+                    answer,
+                }) => Some(SavedKey {
+                    scope: scope.clone(),
+                    fingerprint: *fingerprint,
+                    at: *at,
+                    answer: answer.clone(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A store remembering `keys` (oldest first), within [`CAP`].
+    pub fn import(keys: &[SavedKey]) -> Self {
+        let store = IdempotencyStore::default();
+        if keys.is_empty() {
+            return store;
+        }
+        let skip = keys.len().saturating_sub(CAP);
+        let mut order = store.order.lock().unwrap_or_else(|p| p.into_inner());
+        for k in &keys[skip..] {
+            let done = Slot::Done {
+                fingerprint: k.fingerprint,
+                at: k.at,
+                answer: k.answer.clone(),
+            };
+            if store.slots.insert(k.scope.clone(), done).is_none() {
+                order.push_back(k.scope.clone());
+            }
+        }
+        drop(order);
+        store
+    }
+
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
+    }
+}
+
+/// Serde for a stored body: a string when it is UTF-8, else an array of bytes.
+mod body_text {
+    use axum::body::Bytes;
+    use serde::de::{Deserializer, Error, SeqAccess, Visitor};
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(body: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(body) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => s.serialize_bytes(body),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+        struct Body;
+        impl<'de> Visitor<'de> for Body {
+            type Value = Bytes;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an array of bytes")
+            }
+            fn visit_str<E: Error>(self, v: &str) -> Result<Bytes, E> {
+                Ok(Bytes::copy_from_slice(v.as_bytes()))
+            }
+            fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Bytes, E> {
+                Ok(Bytes::copy_from_slice(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Bytes, A::Error> {
+                let mut bytes = Vec::new();
+                while let Some(b) = seq.next_element::<u8>()? {
+                    bytes.push(b);
+                }
+                Ok(Bytes::from(bytes))
+            }
+        }
+        d.deserialize_any(Body)
     }
 }
 
@@ -201,5 +296,32 @@ mod tests {
         assert!(matches!(s.begin("k", 1, RETENTION_MS + 1), Begin::Proceed));
         s.abandon("k");
         assert!(matches!(s.begin("k", 3, RETENTION_MS + 2), Begin::Proceed));
+    }
+
+    #[test]
+    fn export_and_import_keep_the_answers_not_the_requests_running() {
+        let s = IdempotencyStore::default();
+        assert!(matches!(s.begin("done", 1, 0), Begin::Proceed));
+        let answer = |body: &'static [u8]| Stored {
+            status: 200,
+            content_type: Some("application/json".into()),
+            body: Bytes::from_static(body),
+        };
+        s.finish("done", 1, 5, answer(b"{\"a\":1}"));
+        assert!(matches!(s.begin("binary", 2, 0), Begin::Proceed));
+        s.finish("binary", 2, 6, answer(&[0xff, 0x00]));
+        assert!(matches!(s.begin("running", 3, 0), Begin::Proceed));
+        let saved = s.export();
+        assert_eq!(saved.len(), 2, "the running request is not kept");
+        let text = serde_json::to_string(&saved).unwrap();
+        assert!(text.contains(r#""body":"{\"a\":1}""#), "{text}");
+        let read: Vec<SavedKey> = serde_json::from_str(&text).unwrap();
+        let back = IdempotencyStore::import(&read);
+        match back.begin("binary", 2, 10) {
+            Begin::Replay(a) => assert_eq!(&a.body[..], &[0xff, 0x00]),
+            _ => panic!("not replayed"),
+        }
+        assert!(matches!(back.begin("done", 9, 10), Begin::Mismatch));
+        assert!(matches!(back.begin("running", 3, 10), Begin::Proceed));
     }
 }

@@ -84,6 +84,8 @@ pub struct Config {
     /// Strict mode for every tenant (`--strict`): requests the client should not have sent are
     /// listed under `GET /_sandbox/requests/unexpected` and fail `verify`.
     pub strict: bool,
+    /// Every tenant is read from this file at start and written to it on a graceful stop.
+    pub state_file: Option<PathBuf>,
 }
 
 /// Why a sandbox could not start.
@@ -95,6 +97,8 @@ pub enum StartError {
     Scenario(#[from] scenario::ScenarioError),
     #[error("--scenario: {0}")]
     UnknownScenario(String),
+    #[error("{0}")]
+    StateFile(String),
     #[error("--webhook-url: {0}")]
     Webhook(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -141,7 +145,7 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
         hub: Arc::clone(&hub),
         catalog: Arc::clone(&catalog),
     };
-    let store = Store::new(
+    let mut store = Store::new(
         catalog,
         ClockOrigin::new(config.start_time),
         config.seed,
@@ -149,6 +153,9 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
         Arc::new(sinks),
         config.max_tenants.unwrap_or(limits::MAX_TENANTS),
     );
+    let known = |name: &str| registry.resolve([name]).is_ok();
+    let loaded = store.open_state_file(config.state_file.clone(), known);
+    loaded.map_err(StartError::StateFile)?;
     Ok(AppState::new(api::Shared {
         balance_json,
         store: Arc::new(store),
@@ -186,7 +193,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Settlement and expiry also happen with nobody asking: a sweep each second persists them
     // and emits their webhooks.
-    let store = Arc::clone(&state.store);
+    let (store, persist) = (Arc::clone(&state.store), Arc::clone(&state.store));
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -266,6 +273,10 @@ pub async fn serve(
     }
     // Deliveries still queued or retrying are not sent; say how many.
     webhooks.log_pending_at_shutdown();
+    // No request runs any more: every tenant goes to the state file (--state-file), if any.
+    persist
+        .save_state_file_if_any()
+        .map_err(std::io::Error::other)?;
     Ok(())
 }
 

@@ -135,6 +135,12 @@ impl SandboxBuilder {
         self
     }
 
+    /// Reads every tenant from `path` at start, writes them there when stopped (`--state-file`).
+    pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.state_file = Some(path.into());
+        self
+    }
+
     pub fn start_time(mut self, at: DateTime<Utc>) -> Self {
         self.config.start_time = Some(at);
         self

@@ -118,6 +118,15 @@ pub const MAX_OTHER_OBJECTS_PER_TENANT: usize = 1_000_000;
 /// Sub-accounts one tenant creates at most (each is also an API key, hence a tenant).
 pub const MAX_SUBACCOUNTS_PER_TENANT: usize = 10_000;
 
+/// Named snapshots a tenant keeps at most (`POST /_sandbox/snapshots`); one more is a 422 naming
+/// the limit (saving under an existing name replaces it and is always allowed). A snapshot shares
+/// the tenant's payouts and users and copies the rest, so this bounds what they hold to about
+/// 100 × the tenant's own size beyond them.
+pub const MAX_SNAPSHOTS_PER_TENANT: usize = 100;
+
+/// A snapshot's name: 1 to this many visible ASCII characters, `/` excepted.
+pub const MAX_SNAPSHOT_NAME_LEN: usize = 100;
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -80,6 +80,10 @@ struct Cli {
     /// GET /_sandbox/requests/unexpected and fail POST /_sandbox/expectations/verify.
     #[arg(long = "strict", env = "MASSPAY_SANDBOX_STRICT")]
     strict: bool,
+    /// Read every tenant from this file at start; write them to it (atomically) on a graceful
+    /// stop and on POST /_sandbox/save.
+    #[arg(long = "state-file", env = "MASSPAY_SANDBOX_STATE_FILE")]
+    state_file: Option<PathBuf>,
     /// Log format.
     #[arg(long = "log-format", env = "MASSPAY_SANDBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -132,6 +136,7 @@ fn main() -> ExitCode {
         max_tenants: Some(cli.max_tenants),
         max_connections: cli.max_connections,
         strict: cli.strict,
+        state_file: cli.state_file,
     };
     // Everything that can be wrong with the configuration is found before a socket is opened.
     let state = match build_state(&config) {

@@ -11,7 +11,7 @@ pub struct AdminOperation {
     pub summary: &'static str,
     /// Whether it takes a JSON body.
     pub body: bool,
-    /// Its success status: 200 (JSON) or 204 (no body).
+    /// Its success status: 200 or 201 (JSON), or 204 (no body).
     pub ok: u16,
     /// Its query parameters (all optional strings).
     pub query: &'static [&'static str],
@@ -68,4 +68,10 @@ pub const OPERATIONS: &[AdminOperation] = &[
     op(Method::POST, "/_sandbox/expectations/verify", "sandboxVerify", "Check the expectations (and strict mode): 200, or 409 with verdicts and near misses", false, 200),
     op(Method::PUT, "/_sandbox/strict", "sandboxSetStrict", "Strict mode for this tenant: {strict: true | false | null}", true, 200),
     op(Method::GET, "/_sandbox/strict", "sandboxStrict", "Whether strict mode is on for this tenant", false, 200),
+    op(Method::POST, "/_sandbox/snapshots", "sandboxSaveSnapshot", "Save the tenant's whole state under a name: {name}", true, 201),
+    op(Method::GET, "/_sandbox/snapshots", "sandboxSnapshots", "The tenant's snapshots", false, 200),
+    op(Method::DELETE, "/_sandbox/snapshots", "sandboxDropSnapshots", "Drop every snapshot of the tenant", false, 204),
+    op(Method::DELETE, "/_sandbox/snapshots/{name}", "sandboxDropSnapshot", "Drop one snapshot", false, 204),
+    op(Method::POST, "/_sandbox/snapshots/{name}/restore", "sandboxRestoreSnapshot", "Put the tenant's state back as it was when the snapshot was saved", false, 200),
+    op(Method::POST, "/_sandbox/save", "sandboxSaveStateFile", "Write every tenant to the --state-file now (422 without one)", false, 200),
 ];

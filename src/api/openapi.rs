@@ -262,6 +262,10 @@ const ADMIN_ERRORS: &[(&str, &str)] = &[
         "409",
         "Expectations not met (verify), with verdicts and near misses.",
     ),
+    (
+        "422",
+        "A per-tenant limit (snapshots) is reached, or there is no --state-file to save to.",
+    ),
     ("413", "The body is larger than the limit."),
 ];
 

@@ -10,7 +10,7 @@ use super::Problems;
 use crate::domain::error::SimError;
 
 /// The values stored for one (user, destination, currency): an attribute set.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct AttrSet {
     pub id: Uuid,
     /// (requirement index, value), at most one per requirement.

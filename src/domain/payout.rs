@@ -16,7 +16,7 @@ pub use commit::*;
 pub use quote::*;
 pub use request::*;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PayoutStatus {
     Pending,
     Processing,
@@ -82,7 +82,7 @@ pub const ERRORS_DUPLICATE: &str = "Duplicate transfer";
 
 /// A stored payout. Kept compact (indices into the shared catalog, UUIDs, millis): a tenant may
 /// hold a million of them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Payout {
     pub id: PayoutId,
     pub user: UserId,
@@ -145,7 +145,7 @@ impl Payout {
 
 /// Where a payout's money comes from: a client funding account (`/account/balance`) or one of
 /// the user's own wallets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Source {
     /// Index into `Catalog::funding_accounts`.
     Account(u16),
@@ -154,7 +154,7 @@ pub enum Source {
 }
 
 /// Magic amounts (SPEC §5): the requested amount's last two cents decide the commit outcome.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Magic {
     /// `.51`: every commit answers `nsf`.
     Nsf,

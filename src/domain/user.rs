@@ -34,7 +34,7 @@ impl UserStatus {
 }
 
 /// Everything a client says about a user.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UserProfile {
     pub internal_user_id: String,
     pub address1: Option<String>,
@@ -66,7 +66,7 @@ impl UserProfile {
 }
 
 /// A stored user.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct User {
     pub id: super::token::UserId,
     pub status: UserStatus,
@@ -285,13 +285,56 @@ pub fn derive_timezone(catalog: &Catalog, country: &str, state: Option<&str>) ->
 }
 
 /// A KYC verification session (Veriff or Au10tix, or an ID upload).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct KycSession {
     pub provider: &'static str,
     pub session_id: Uuid,
     pub session_time: Millis,
     /// `Started`, `Submitted`, … (the 1.0.0 `KYCSession` status enum).
     pub status: &'static str,
+}
+
+/// The KYC providers the sandbox records sessions of (a session read back from a state file
+/// must name one of them).
+pub const KYC_PROVIDERS: &[&str] = &["Veriff", "Au10tix"];
+/// The session statuses it records.
+pub const KYC_STATUSES: &[&str] = &["Started", "Submitted"];
+
+/// A [`KycSession`] as read from a file.
+#[derive(Deserialize)]
+struct KycSessionText {
+    provider: String,
+    session_id: Uuid,
+    session_time: Millis,
+    status: String,
+}
+
+impl<'de> Deserialize<'de> for KycSession {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        KycSessionText::deserialize(d)?
+            .try_into()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl TryFrom<KycSessionText> for KycSession {
+    type Error = String;
+
+    fn try_from(s: KycSessionText) -> Result<Self, String> {
+        let one_of = |text: &str, known: &'static [&'static str]| {
+            known
+                .iter()
+                .find(|k| **k == text)
+                .copied()
+                .ok_or_else(|| format!("{text:?} is not one of {known:?}"))
+        };
+        Ok(KycSession {
+            provider: one_of(&s.provider, KYC_PROVIDERS)?,
+            session_id: s.session_id,
+            session_time: s.session_time,
+            status: one_of(&s.status, KYC_STATUSES)?,
+        })
+    }
 }
 
 #[cfg(test)]

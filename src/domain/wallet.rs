@@ -20,7 +20,7 @@ pub const LOAD: &str = "ld_";
 pub const SPENDBACK: &str = "spb_";
 pub const AUTOPAY: &str = "autopay_";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WalletKind {
     UserFunds,
     MasspayCard,
@@ -35,7 +35,7 @@ impl WalletKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CardStatus {
     Active,
     Inactive,
@@ -54,7 +54,7 @@ impl CardStatus {
 
 /// A MassPay card (VISA). The number stays below 2^53 so 0.1.4's integer `card_number` survives
 /// a JavaScript client.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Card {
     pub number: u64,
     pub cvv: String,
@@ -63,7 +63,7 @@ pub struct Card {
     pub status: CardStatus,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct AutopayRule {
     pub id: Uuid,
     /// Index into `Catalog::payers`.
@@ -74,7 +74,7 @@ pub struct AutopayRule {
     pub attr_set_token: Option<String>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Wallet {
     pub id: Uuid,
     pub user: crate::domain::token::UserId,
@@ -87,7 +87,7 @@ pub struct Wallet {
     pub created: Millis,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LoadStatus {
     Completed,
     Cancelled,
@@ -104,7 +104,7 @@ impl LoadStatus {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Load {
     pub id: Uuid,
     pub user: crate::domain::token::UserId,
@@ -125,7 +125,7 @@ pub struct Load {
     pub notify_user: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SpendBack {
     pub id: Uuid,
     pub user: crate::domain::token::UserId,

@@ -241,6 +241,30 @@ impl Journal {
         r.entries.iter().filter(|x| matcher.matches(x)).count()
     }
 
+    /// Takes over `other`'s journal: entries, numbering, unexpected list, expectations and strict
+    /// mode (a tenant restored from a snapshot keeps what the client did and what the test
+    /// declared: the journal is a record of requests, not state).
+    pub fn copy_from(&self, other: &Journal) {
+        let (entries, body_bytes) = {
+            let r = other.ring.lock().unwrap_or_else(|p| p.into_inner());
+            (r.entries.clone(), r.body_bytes)
+        };
+        {
+            let mut r = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+            r.entries = entries;
+            r.body_bytes = body_bytes;
+        }
+        self.next_seq
+            .store(other.next_seq.load(Ordering::Relaxed), Ordering::Relaxed);
+        *self.unexpected.lock().unwrap_or_else(|p| p.into_inner()) = other
+            .unexpected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        self.set_expectations(other.expectations());
+        self.set_strict(*other.strict.read().unwrap_or_else(|p| p.into_inner()));
+    }
+
     /// Clears the journal and the unexpected list (not the expectations).
     pub fn clear(&self) {
         let mut r = self.ring.lock().unwrap_or_else(|p| p.into_inner());

@@ -3,6 +3,8 @@
 
 pub mod hash;
 pub mod journal;
+pub mod persist;
+pub mod snapshots;
 pub mod sweep;
 mod tenant;
 
@@ -11,8 +13,9 @@ use std::sync::Arc;
 
 use hash::ClientKeyMap;
 
+pub use snapshots::{SnapshotInfo, SnapshotName};
 pub use tenant::wallets as tenant_wallets;
-pub use tenant::{AttrKey, InitiateOutcome, PayoutRequest, Tenant};
+pub use tenant::{AttrKey, CatalogRemap, InitiateOutcome, PayoutRequest, Tenant, TenantSnapshot};
 
 use crate::clock::ClockOrigin;
 use crate::domain::catalog::Catalog;
@@ -34,6 +37,12 @@ pub struct Store {
     max_tenants: usize,
     /// The tenants with a deadline coming, by when (what the 1 s sweep looks at).
     due: Arc<sweep::DueQueue>,
+    /// Each API key's named snapshots (`/_sandbox/snapshots`), kept across resets and restores.
+    snapshots: ClientKeyMap<Box<str>, snapshots::Named>,
+    /// `--state-file`: where [`persist`] reads and writes every tenant.
+    state_file: Option<std::path::PathBuf>,
+    /// One save of the state file at a time.
+    save_lock: std::sync::Mutex<()>,
 }
 
 /// Why an API key gets no tenant.
@@ -66,6 +75,9 @@ impl Store {
             sinks,
             max_tenants,
             due: Arc::default(),
+            snapshots: ClientKeyMap::default(),
+            state_file: None,
+            save_lock: std::sync::Mutex::new(()),
         }
     }
 

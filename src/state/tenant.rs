@@ -22,18 +22,21 @@ use crate::domain::user::{KycSession, User};
 use crate::domain::wallet::{Load, SpendBack, Wallet};
 
 pub use crate::domain::payout::PayoutRequest;
+pub use snapshot::{CatalogRemap, TenantSnapshot};
 
 mod accounts;
 pub mod caps;
 mod deadlines;
 mod loads;
 mod payouts;
+mod snapshot;
 mod users;
 pub mod wallets;
 
 /// (user, payer index, index of the destination currency in the payer's list).
 pub type AttrKey = (UserId, u32, u16);
 
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct UserRecord {
     /// Shared with the answers that return it: handing a user out costs a reference count.
     user: Arc<User>,

@@ -87,6 +87,20 @@ impl Counts {
         self.0[kind.index()].load(Ordering::Relaxed)
     }
 
+    /// Every kind's count, in [`Kind`]'s order (what a snapshot keeps).
+    pub fn all(&self) -> Vec<usize> {
+        self.0.iter().map(|n| n.load(Ordering::Relaxed)).collect()
+    }
+
+    /// Counts as [`all`](Self::all) wrote them (missing kinds count 0).
+    pub fn from_all(values: &[usize]) -> Self {
+        let counts = Counts::default();
+        for (n, v) in counts.0.iter().zip(values) {
+            n.store(*v, Ordering::Relaxed);
+        }
+        counts
+    }
+
     #[cfg(test)]
     pub fn set(&self, kind: Kind, n: usize) {
         self.0[kind.index()].store(n, Ordering::Relaxed);
