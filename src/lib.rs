@@ -86,6 +86,9 @@ pub struct Config {
     pub strict: bool,
     /// Every tenant is read from this file at start and written to it on a graceful stop.
     pub state_file: Option<PathBuf>,
+    /// The seed file every new tenant starts from (`--seed-state`); without it, `seed.json` in
+    /// [`Config::fixtures`] if there is one, else none (an empty tenant).
+    pub seed_state: Option<PathBuf>,
 }
 
 /// Why a sandbox could not start.
@@ -113,11 +116,13 @@ pub enum StartError {
 
 /// Loads the fixtures and builds the shared state. Fails, naming file and entry, on any problem.
 pub fn build_state(config: &Config) -> Result<AppState, StartError> {
-    let catalog = match &config.fixtures {
-        Some(dir) => fixtures::load(fixtures::Source::Dir(dir))?,
-        None => fixtures::load(fixtures::Source::Embedded)?,
+    let source = match &config.fixtures {
+        Some(dir) => fixtures::Source::Dir(dir),
+        None => fixtures::Source::Embedded,
     };
-    let catalog = Arc::new(catalog);
+    let catalog = Arc::new(fixtures::load(source)?);
+    let origin = ClockOrigin::new(config.start_time);
+    let seed = fixtures::seed::load(&source, config.seed_state.as_deref(), &catalog, origin)?;
     {
         let catalog = Arc::clone(&catalog);
         std::thread::spawn(move || catalog.compile_regexes());
@@ -147,12 +152,13 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
     };
     let mut store = Store::new(
         catalog,
-        ClockOrigin::new(config.start_time),
+        origin,
         config.seed,
         allowed,
         Arc::new(sinks),
         config.max_tenants.unwrap_or(limits::MAX_TENANTS),
     );
+    store.set_seed(seed);
     let known = |name: &str| registry.resolve([name]).is_ok();
     let loaded = store.open_state_file(config.state_file.clone(), known);
     loaded.map_err(StartError::StateFile)?;

@@ -141,6 +141,12 @@ impl SandboxBuilder {
         self
     }
 
+    /// Every new tenant (and every reset) starts from the seed file `path` (`--seed-state`).
+    pub fn seed_state(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.seed_state = Some(path.into());
+        self
+    }
+
     pub fn start_time(mut self, at: DateTime<Utc>) -> Self {
         self.config.start_time = Some(at);
         self

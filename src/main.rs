@@ -84,6 +84,10 @@ struct Cli {
     /// stop and on POST /_sandbox/save.
     #[arg(long = "state-file", env = "MASSPAY_SANDBOX_STATE_FILE")]
     state_file: Option<PathBuf>,
+    /// Seed file: the users, attribute sets, balances and payouts every new tenant starts with
+    /// (default: seed.json in --fixtures, if there; else none).
+    #[arg(long = "seed-state", env = "MASSPAY_SANDBOX_SEED_STATE")]
+    seed_state: Option<PathBuf>,
     /// Log format.
     #[arg(long = "log-format", env = "MASSPAY_SANDBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -137,6 +141,7 @@ fn main() -> ExitCode {
         max_connections: cli.max_connections,
         strict: cli.strict,
         state_file: cli.state_file,
+        seed_state: cli.seed_state,
     };
     // Everything that can be wrong with the configuration is found before a socket is opened.
     let state = match build_state(&config) {

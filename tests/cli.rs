@@ -477,3 +477,31 @@ fn a_webhook_url_on_an_allowed_host_starts_whatever_its_port_and_case() {
     p.signal("TERM");
     assert!(p.wait_exit().success());
 }
+
+#[test]
+fn a_seed_file_with_a_payout_short_of_funds_refuses_to_start_naming_file_entry_and_reason() {
+    let dir = TempDir::new();
+    let seed = r#"{
+      "balances": [{"currency_code": "USD", "balance": "50"}],
+      "users": [{"user_token": "usr_5eed0000-0000-4000-8000-000000000001", "internal_user_id": "s1",
+        "country": "USA", "first_name": "Ada", "last_name": "Seed", "email": "ada@example.com"}],
+      "payouts": [{"payout_token": "payout_5eed0000-0000-4000-8000-000000000003",
+        "user_token": "usr_5eed0000-0000-4000-8000-000000000001",
+        "source_token": "clnt_wlt_ba4275f2-bae1-488d-9d6f-20af1cd83574",
+        "destination_token": "dst_d2138fd0-00be-45a8-985f-4f5bde500962",
+        "destination_currency_code": "BTC", "source_amount": 100}]
+    }"#;
+    let file = dir.write("my-seed.json", seed);
+    let stderr = assert_refuses(&["--seed-state", file.to_str().unwrap()]);
+    assert_contains(
+        &stderr,
+        &[file.to_str().unwrap(), "payouts[0]", "insufficient funds"],
+    );
+    // seed.json in --fixtures is read the same way.
+    dir.write("seed.json", &seed.replace("\"50\"", "\"-1\""));
+    let stderr = assert_refuses(&["--fixtures", dir.path()]);
+    assert_contains(
+        &stderr,
+        &["seed.json", "balances[0]", "balance must be ≥ 0"],
+    );
+}

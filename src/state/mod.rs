@@ -16,6 +16,7 @@ use hash::ClientKeyMap;
 pub use snapshots::{SnapshotInfo, SnapshotName};
 pub use tenant::wallets as tenant_wallets;
 pub use tenant::{AttrKey, CatalogRemap, InitiateOutcome, PayoutRequest, Tenant, TenantSnapshot};
+pub use tenant::{Seed, SeedAttributes, SeedBalance, SeedError, SeedPayout, SeedUser};
 
 use crate::clock::ClockOrigin;
 use crate::domain::catalog::Catalog;
@@ -39,6 +40,9 @@ pub struct Store {
     due: Arc<sweep::DueQueue>,
     /// Each API key's named snapshots (`/_sandbox/snapshots`), kept across resets and restores.
     snapshots: ClientKeyMap<Box<str>, snapshots::Named>,
+    /// What every new tenant starts with (`seed.json`, `--seed-state`); `None`: an empty tenant,
+    /// and nothing per tenant to pay for it.
+    seeded: Option<Arc<Seed>>,
     /// `--state-file`: where [`persist`] reads and writes every tenant.
     state_file: Option<std::path::PathBuf>,
     /// One save of the state file at a time.
@@ -76,6 +80,7 @@ impl Store {
             max_tenants,
             due: Arc::default(),
             snapshots: ClientKeyMap::default(),
+            seeded: None,
             state_file: None,
             save_lock: std::sync::Mutex::new(()),
         }
@@ -142,14 +147,38 @@ impl Store {
             .insert(key.into(), Arc::new(self.fresh_tenant(key)));
     }
 
+    /// Every new tenant (and every reset) starts with `seed`, checked beforehand (see
+    /// [`Tenant::apply_seed`]).
+    pub fn set_seed(&mut self, seed: Option<Seed>) {
+        self.seeded = seed.map(Arc::new);
+    }
+
     fn fresh_tenant(&self, key: &str) -> Tenant {
-        Tenant::new(
+        let Some(seed) = &self.seeded else {
+            return Tenant::new(
+                Arc::clone(&self.catalog),
+                self.origin,
+                self.seed,
+                key,
+                self.sinks.for_tenant(),
+                Arc::clone(&self.due),
+            );
+        };
+        // Seeded objects are made as the client would have made them, but announce nothing:
+        // the tenant gets its event sink once they exist.
+        let mut t = Tenant::new(
             Arc::clone(&self.catalog),
             self.origin,
             self.seed,
             key,
-            self.sinks.for_tenant(),
+            Arc::new(crate::domain::event::NoEvents),
             Arc::clone(&self.due),
-        )
+        );
+        if let Err(e) = t.apply_seed(seed) {
+            // Checked at start-up on the same catalog; only a cap could differ, and none does.
+            tracing::error!(entry = %e.entry, reason = %e.reason, "the seed did not apply");
+        }
+        t.events = self.sinks.for_tenant();
+        t
     }
 }

@@ -22,6 +22,7 @@ use crate::domain::user::{KycSession, User};
 use crate::domain::wallet::{Load, SpendBack, Wallet};
 
 pub use crate::domain::payout::PayoutRequest;
+pub use seed::{Seed, SeedAttributes, SeedBalance, SeedError, SeedPayout, SeedUser};
 pub use snapshot::{CatalogRemap, TenantSnapshot};
 
 mod accounts;
@@ -29,6 +30,7 @@ pub mod caps;
 mod deadlines;
 mod loads;
 mod payouts;
+mod seed;
 mod snapshot;
 mod users;
 pub mod wallets;

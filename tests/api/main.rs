@@ -14,6 +14,7 @@ mod payouts;
 mod registry;
 mod scenarios;
 mod seed_flow;
+mod seed_state;
 mod snapshots;
 mod surface;
 mod testkit;

@@ -29,7 +29,7 @@ pub struct PayoutTxnBody {
 }
 
 /// An initiate request, parsed against the catalog.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PayoutRequest {
     pub source: Source,
     pub payer: usize,

@@ -29,6 +29,18 @@ impl Tenant {
         rate_override: Option<Decimal>,
         webhook: Directives,
     ) -> SimResult<InitiateOutcome> {
+        self.initiate_payout_as(user, None, req, rate_override, webhook)
+    }
+
+    /// [`Tenant::initiate_payout`], the payout's token given (a seeded payout's) or drawn.
+    pub(super) fn initiate_payout_as(
+        &self,
+        user: UserId,
+        given: Option<PayoutId>,
+        req: PayoutRequest,
+        rate_override: Option<Decimal>,
+        webhook: Directives,
+    ) -> SimResult<InitiateOutcome> {
         if !self.user_exists(user) {
             return Err(SimError::not_found(format!("user {}", user.token())));
         }
@@ -68,7 +80,7 @@ impl Tenant {
         let now = self.now();
         let magic = req.requested_amount().and_then(Magic::of);
         let requested_amount = req.requested_amount().unwrap_or(q.source_amount);
-        let id = PayoutId(self.tokens.next());
+        let id = given.unwrap_or_else(|| PayoutId(self.tokens.next()));
         let pickup_code = (payer.delivery_type == crate::domain::catalog::DeliveryType::CashPickup)
             .then(|| format!("{:08}", self.tokens.next_below(100_000_000)).into_boxed_str());
         let mut p = Payout {

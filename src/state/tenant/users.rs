@@ -19,8 +19,17 @@ impl Tenant {
     // ----- users ----------------------------------------------------------------------------
 
     pub fn create_user(&self, profile: UserProfile) -> SimResult<Arc<User>> {
+        self.create_user_as(None, profile)
+    }
+
+    /// [`Tenant::create_user`], with the token given (a seeded user's) or drawn (`None`).
+    pub(super) fn create_user_as(
+        &self,
+        given: Option<UserId>,
+        profile: UserProfile,
+    ) -> SimResult<Arc<User>> {
         self.counts.take(Kind::Users)?;
-        let id = UserId(self.tokens.next());
+        let id = given.unwrap_or_else(|| UserId(self.tokens.next()));
         match self.emails.entry(profile.email_key()) {
             Entry::Occupied(_) => {
                 self.counts.give_back(Kind::Users);
@@ -191,6 +200,18 @@ impl Tenant {
         attr_set_token: Option<&str>,
         values: Vec<AttrValueBody>,
     ) -> SimResult<Uuid> {
+        self.store_attributes_as(key, attr_set_token, None, values)
+    }
+
+    /// [`Tenant::store_attributes`]; a new set gets the token `given` (a seeded set's) or a
+    /// drawn one (`None`).
+    pub(super) fn store_attributes_as(
+        &self,
+        key: AttrKey,
+        attr_set_token: Option<&str>,
+        given: Option<Uuid>,
+        values: Vec<AttrValueBody>,
+    ) -> SimResult<Uuid> {
         let requirements = self.requirements(key);
         let check_token = |existing: Option<Uuid>| -> SimResult<()> {
             match attr_set_token {
@@ -218,7 +239,7 @@ impl Tenant {
                 let merged =
                     attribute::merge_and_validate(&self.catalog, &requirements, None, values)?;
                 self.counts.take(Kind::AttributeSets)?;
-                let id = self.tokens.next();
+                let id = given.unwrap_or_else(|| self.tokens.next());
                 v.insert(AttrSet { id, values: merged });
                 Ok(id)
             }
