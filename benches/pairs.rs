@@ -3,7 +3,8 @@
 //! `tower::Service`, without sockets, on one thread. It prints the thread's CPU time per pair, so
 //! it is usable on a busy machine where `bench/run.sh`'s throughput figures are not.
 //!
-//! `cargo bench --bench pairs [-- PAIRS]` (default 200,000 pairs after 20,000 warm-up pairs).
+//! `cargo bench --bench pairs [-- PAIRS]` (default 200,000 pairs after 20,000 warm-up pairs);
+//! `cargo bench --bench pairs -- get [N]`: `GET /account/balance` instead, per request.
 
 use axum::body::Body;
 use http_body_util::BodyExt;
@@ -85,11 +86,19 @@ async fn pairs(app: &mut api::Edge, user: &str, n: usize, tag: &str) {
     }
 }
 
+async fn gets(app: &mut api::Edge, n: usize) {
+    for _ in 0..n {
+        let (status, _) = call(app, "GET", "/v0.1.4/account/balance", String::new()).await;
+        assert_eq!(status, 200);
+    }
+}
+
 fn main() {
     let n: usize = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(200_000);
+    let get = std::env::args().any(|a| a == "get");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -104,6 +113,18 @@ fn main() {
         call(&mut app, "PUT", "/_sandbox/balance", balance.into()).await;
         let attr = r#"{"values":[{"token":"attr_0b7e9c1a-3f2d-4e5b-8a6c-7d8e9f0a1b2c","value":"bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"}]}"#;
         call(&mut app, "POST", &format!("/v0.1.4/attribute/{user}/{DEST}/BTC"), attr.into()).await;
+        if get {
+            gets(&mut app, n / 10).await;
+            let (cpu0, wall0) = (thread_cpu(), std::time::Instant::now());
+            gets(&mut app, n).await;
+            let (cpu, wall) = (thread_cpu() - cpu0, wall0.elapsed());
+            println!(
+                "{n} GET /account/balance in-process: {:.2} µs CPU per request ({:.2} µs wall)",
+                cpu.as_secs_f64() * 1e6 / n as f64,
+                wall.as_secs_f64() * 1e6 / n as f64,
+            );
+            return;
+        }
         pairs(&mut app, &user, n / 10, "w").await;
         let (cpu0, wall0) = (thread_cpu(), std::time::Instant::now());
         pairs(&mut app, &user, n, "m").await;

@@ -185,10 +185,12 @@ impl JournalNote {
             text: crate::state::journal::RequestText::new(
                 req.uri().path(),
                 req.uri().query(),
-                req.headers()
-                    .iter()
-                    .filter(|(name, _)| *name != header::AUTHORIZATION)
-                    .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+                || {
+                    req.headers()
+                        .iter()
+                        .filter(|(name, _)| *name != header::AUTHORIZATION)
+                        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+                },
             ),
             operation,
             tap,

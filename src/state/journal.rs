@@ -59,12 +59,17 @@ pub struct RequestText {
 }
 
 impl RequestText {
-    pub fn new<'a>(
+    /// `headers` is called twice (to size the string, then to fill it).
+    pub fn new<'a, I: Iterator<Item = (&'a str, &'a str)>>(
         path: &str,
         query: Option<&str>,
-        headers: impl Iterator<Item = (&'a str, &'a str)>,
+        headers: impl Fn() -> I,
     ) -> RequestText {
-        let mut s = String::with_capacity(path.len() + 160);
+        // Sized exactly: one allocation, no shrinking copy in `into_boxed_str`.
+        let len = path.len()
+            + query.map_or(0, |q| q.len() + 1)
+            + headers().map(|(n, v)| n.len() + v.len() + 3).sum::<usize>();
+        let mut s = String::with_capacity(len);
         s.push_str(path);
         let path_end = s.len();
         if let Some(q) = query {
@@ -72,7 +77,7 @@ impl RequestText {
             s.push_str(q);
         }
         let query_end = s.len();
-        for (name, value) in headers {
+        for (name, value) in headers() {
             s.push('\n');
             s.push_str(name);
             s.push_str(": ");
@@ -344,7 +349,7 @@ mod tests {
     fn entry(status: u16, body: usize) -> JournalEntry {
         JournalEntry {
             method: "POST",
-            text: RequestText::new("/v0.1.4/user", None, std::iter::empty()),
+            text: RequestText::new("/v0.1.4/user", None, std::iter::empty),
             status,
             request_body: Some(Body::keep(&vec![b'x'; body])),
             ..JournalEntry::default()
@@ -388,15 +393,13 @@ mod tests {
 
     #[test]
     fn request_text_keeps_path_query_and_headers_apart() {
-        let t = RequestText::new(
-            "/v0.1.4/payout/u",
-            Some("limit=5&a=b"),
+        let t = RequestText::new("/v0.1.4/payout/u", Some("limit=5&a=b"), || {
             [
                 ("content-type", "application/json"),
                 ("idempotency-key", "k: 1"),
             ]
-            .into_iter(),
-        );
+            .into_iter()
+        });
         assert_eq!(t.path(), "/v0.1.4/payout/u");
         assert_eq!(t.query(), Some("limit=5&a=b"));
         let h: Vec<_> = t.headers().collect();
@@ -407,7 +410,7 @@ mod tests {
                 ("idempotency-key", "k: 1")
             ]
         );
-        let bare = RequestText::new("/x", None, std::iter::empty());
+        let bare = RequestText::new("/x", None, std::iter::empty);
         assert_eq!(
             (bare.path(), bare.query(), bare.headers().count()),
             ("/x", None, 0)

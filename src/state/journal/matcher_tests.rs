@@ -16,15 +16,13 @@ fn entry(method: &'static str, path: &str, body: &str, status: u16, seq: u64) ->
     JournalEntry {
         seq,
         method,
-        text: super::super::RequestText::new(
-            path,
-            Some("limit=10&x=a%20b"),
+        text: super::super::RequestText::new(path, Some("limit=10&x=a%20b"), || {
             [
                 ("content-type", "application/json"),
                 ("idempotency-key", "k1"),
             ]
-            .into_iter(),
-        ),
+            .into_iter()
+        }),
         operation: Some("initiatePayout"),
         status,
         request_body: (!body.is_empty()).then(|| Body::keep(body.as_bytes())),
