@@ -12,6 +12,7 @@ mod errors;
 mod magic;
 mod payouts;
 mod registry;
+mod scenario_list;
 mod scenarios;
 mod seed_flow;
 mod surface;
