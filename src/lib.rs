@@ -31,6 +31,7 @@ pub mod limits;
 pub mod pdf;
 pub mod scenario;
 pub mod state;
+pub mod ui;
 pub mod webhook;
 
 use std::collections::HashSet;

@@ -8,6 +8,7 @@ mod attributes;
 mod auth;
 mod catalog;
 mod clock;
+mod dashboard;
 mod errors;
 mod magic;
 mod payouts;
