@@ -37,7 +37,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 
 /// Every file of the page. Paths are absolute because the edge collapses a trailing `/`, so a
 /// relative `app.css` would resolve against `/_sandbox/`.
-const ASSETS: &[Asset] = &[
+static ASSETS: &[Asset] = &[
     asset!(PATH, "index.html", "text/html; charset=utf-8"),
     asset!("/_sandbox/ui/app.css", "app.css", "text/css; charset=utf-8"),
     asset!("/_sandbox/ui/app.js", "app.js", JS),
