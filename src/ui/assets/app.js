@@ -28,10 +28,14 @@ let route = { name: 'overview', arg: '' };
 const mounted = new Map();
 let data = null;
 
+let quiet;
+/** Says what an action did (or the API's error) in the status line; news fades after 15 s. */
 function announce(text, error = false) {
   const s = $('#status');
   s.textContent = text;
   s.classList.toggle('error', error);
+  clearTimeout(quiet);
+  if (!error) quiet = setTimeout(() => s.textContent === text && (s.textContent = ''), 15_000);
 }
 
 function connection(problem) {

@@ -54,7 +54,7 @@ export default {
     const { section, body } = frame(
       'requests',
       'Requests',
-      'The request journal: this tenant’s MassPay calls (admin calls are not journaled), newest first.',
+      'The request journal: this tenant’s MassPay calls (admin calls are not journaled), newest first, timed on the test clock.',
     );
     const method = h('select', { id: 'req-method' }, h('option', { value: '' }, 'any'), METHODS.map((m) => h('option', { value: m }, m)));
     const path = h('input', { id: 'req-path', type: 'search', autocomplete: 'off', placeholder: '/payout' });
