@@ -8,6 +8,7 @@
 #   bash tests/ui/run.sh                                  # builds the debug binary if needed
 #   SANDBOX_BIN=target/release/masspay-sandbox bash tests/ui/run.sh
 #   CHROMIUM=/path/to/chromium bash tests/ui/run.sh
+#   UI_BROWSER=firefox bash tests/ui/run.sh               # the same steps in Firefox (FIREFOX=path)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,18 +16,27 @@ root="$(cd "$here/../.." && pwd)"
 
 command -v node >/dev/null || { echo "run.sh: node (>= 20) is required" >&2; exit 1; }
 
-# Chromium: Debian's package, installed when missing and we may (CI runs as root).
-chromium="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
-if [ -z "$chromium" ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
-    chromium="$(command -v chromium)"
-  else
-    echo "run.sh: chromium is not installed (apt-get install chromium), or set CHROMIUM" >&2
-    exit 1
+export SCREENSHOTS="$root/target/ui-screenshots"
+if [ "${UI_BROWSER:-chromium}" = firefox ]; then
+  # The same steps in Firefox (puppeteer-core speaks WebDriver BiDi to it); not run by CI.
+  FIREFOX="${FIREFOX:-$(command -v firefox || command -v firefox-esr || true)}"
+  [ -n "$FIREFOX" ] || { echo "run.sh: UI_BROWSER=firefox needs firefox (apt-get install firefox-esr), or set FIREFOX" >&2; exit 1; }
+  export FIREFOX
+  SCREENSHOTS="$SCREENSHOTS/firefox"
+else
+  # Chromium: Debian's package, installed when missing and we may (CI runs as root).
+  chromium="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
+  if [ -z "$chromium" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+      chromium="$(command -v chromium)"
+    else
+      echo "run.sh: chromium is not installed (apt-get install chromium), or set CHROMIUM" >&2
+      exit 1
+    fi
   fi
+  export CHROMIUM="$chromium"
 fi
-export CHROMIUM="$chromium"
 
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 
@@ -37,6 +47,7 @@ fi
 
 work="$(mktemp -d)"
 pid=""
+# shellcheck disable=SC2317  # run by the trap
 cleanup() {
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
@@ -59,7 +70,6 @@ SANDBOX_URL="$(sed -n '1s/^listening on //p' "$work/out")"
 DASHBOARD_URL="$(sed -n '2s/^dashboard  //p' "$work/out")"
 [ -n "$SANDBOX_URL" ] || { echo "run.sh: no 'listening on' line first:" >&2; cat "$work/out" "$work/err" >&2; exit 1; }
 export SANDBOX_URL DASHBOARD_URL
-export SCREENSHOTS="$root/target/ui-screenshots"
 mkdir -p "$SCREENSHOTS"
 
 cd "$here"

@@ -1,5 +1,5 @@
 // The dashboard in a real browser (issue 15). `run.sh` starts the sandbox with `--api-key` and
-// hands over SANDBOX_URL, DASHBOARD_URL, UI_API_KEY, CHROMIUM and SCREENSHOTS. The steps run in
+// hands over SANDBOX_URL, DASHBOARD_URL, UI_API_KEY, CHROMIUM (or FIREFOX) and SCREENSHOTS. The steps run in
 // order on one page, as a person would use it: sign in (a wrong key first), subscribe webhooks,
 // drive the guide's payout flow through the API and find it in the page, advance the clock from
 // the page until a quote expires, arm `insufficient_funds` from the page and see the next commit
@@ -18,6 +18,8 @@ const DASHBOARD = process.env.DASHBOARD_URL;
 const KEY = process.env.UI_API_KEY;
 const SHOTS = process.env.SCREENSHOTS;
 const V = `${BASE}/v0.1.4`;
+/** UI_BROWSER=firefox runs the same steps in Firefox (WebDriver BiDi), when one is installed. */
+const FIREFOX = process.env.UI_BROWSER === 'firefox' ? process.env.FIREFOX : null;
 
 const USD_SOURCE = 'clnt_wlt_ba4275f2-bae1-488d-9d6f-20af1cd83574';
 const BTC_DESTINATION = 'dst_d2138fd0-00be-45a8-985f-4f5bde500962';
@@ -111,11 +113,11 @@ describe('the dashboard at /_sandbox/ui', () => {
   before(async () => {
     assert.ok(BASE && DASHBOARD && KEY && SHOTS, 'run this through run.sh');
     hooks = await receiver();
-    browser = await puppeteer.launch({
-      executablePath: process.env.CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--headless=new', '--disable-dev-shm-usage'],
-    });
+    browser = await puppeteer.launch(
+      FIREFOX
+        ? { browser: 'firefox', executablePath: FIREFOX, headless: true }
+        : { executablePath: process.env.CHROMIUM, headless: true, args: ['--no-sandbox', '--headless=new', '--disable-dev-shm-usage'] },
+    );
     page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 800 });
     page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
@@ -220,11 +222,13 @@ describe('the dashboard at /_sandbox/ui', () => {
     await shows('its commit in the journal', (t) => [...document.querySelectorAll('#payout-detail .path')].some((p) => p.textContent.endsWith(t)), seed.payout_token);
     await shows('its two webhook deliveries', () => document.querySelectorAll('#payout-detail [data-delivery]').length >= 2);
 
-    const opened = new Promise((resolve) => browser.once('targetcreated', resolve));
     await click('#open-pdf');
-    const target = await opened;
+    // A new tab on the PDF's blob: URL (Firefox opens it on about:blank first).
+    const target = await browser.waitForTarget((t) => t.url().startsWith('blob:'), { timeout: 5000 });
     assert.match(target.url(), /^blob:http:\/\/127\.0\.0\.1:\d+\//);
     await (await target.page())?.close();
+    // The dashboard's tab is in front again (a hidden tab does not poll).
+    await page.bringToFront();
     await page.waitForSelector('#pdf-link');
     const head = await page.$eval('#pdf-link', async (a) => {
       const bytes = new Uint8Array(await (await fetch(a.href)).arrayBuffer());
