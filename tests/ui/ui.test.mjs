@@ -178,7 +178,7 @@ describe('the dashboard at /_sandbox/ui', () => {
     await shows('the subscription', () => document.querySelector('#status').textContent.includes('now go to'));
   });
 
-  test('the guide’s flow through the API: the payout shows with its status and amounts, live', async () => {
+  test('the guide’s flow through the API: the payout shows with its status and amounts, live', async (t) => {
     await go('payouts');
     const u = await api('POST', `${V}/user`, {
       internal_user_id: '4324-rOzk', country: 'USA', first_name: 'John', last_name: 'Doe',
@@ -194,6 +194,7 @@ describe('the dashboard at /_sandbox/ui', () => {
 
     const ms = await shows('the COMPLETED payout', (t) => document.querySelector(`tr[data-payout="${t}"] .badge`)?.textContent === 'COMPLETED', seed.payout_token);
     assert.ok(ms <= LIVE_MS, `shown after ${ms} ms`);
+    t.diagnostic(`the committed payout showed ${ms} ms after the commit's answer`);
     const [, status, source, destination, fee, rate, , who, where] = await rowText(seed.payout_token);
     assert.equal(status, 'COMPLETED');
     assert.equal(source, '100.5 USD');

@@ -168,8 +168,8 @@ export default {
       'Payouts',
       'Every payout of this tenant, newest first. The quote expiry is measured on the test clock.',
     );
-    const more = h('div', { class: 'detail' });
-    section.append(body, more);
+    const box = h('div', { class: 'detail' });
+    section.append(body, box);
     let listSig = '';
     let detailSig = '';
     let shown = '';
@@ -188,9 +188,9 @@ export default {
         const dsig = arg ? JSON.stringify([arg, state.payouts.find((p) => p.payout_token === arg), names, data.requests, data.webhooks, seen.get(arg), pdfs.get(arg)]) : '';
         if (dsig !== detailSig) {
           detailSig = dsig;
-          swap(more, arg ? detail(arg, state, users, data, ctx) : []);
+          swap(box, arg ? detail(arg, state, users, data, ctx) : []);
         }
-        if (arg && arg !== shown) more.querySelector('h3')?.focus();
+        if (arg && arg !== shown) box.querySelector('h3')?.focus();
         shown = arg;
       },
     };
