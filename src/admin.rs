@@ -41,6 +41,7 @@ pub fn router() -> Router<AppState> {
         )
         .merge(requests::routes())
         .merge(snapshots::routes())
+        .route("/_sandbox/scenarios", get(list_scenarios))
 }
 
 async fn reset(
@@ -249,6 +250,32 @@ async fn activate_scenarios(
     let names: Vec<String> = found.iter().map(|s| s.name.clone()).collect();
     tenant.set_scenarios(names.clone());
     Ok(json(&ScenariosView { scenarios: names }))
+}
+
+#[derive(Serialize)]
+struct ScenarioInfo<'a> {
+    name: &'a str,
+    description: &'a str,
+    /// Active for every request and every tenant (`--scenario`).
+    global: bool,
+}
+
+/// Every scenario this sandbox knows (shipped and `--scenarios DIR`), by name, so a client (the
+/// dashboard) can offer them; which ones this tenant armed is in `GET /_sandbox/state`. Behind
+/// the same auth as every admin call (the route's layer), though it reads no tenant.
+async fn list_scenarios(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+    let list: Vec<ScenarioInfo<'_>> = app
+        .scenarios
+        .names()
+        .into_iter()
+        .filter_map(|name| app.scenarios.get(name))
+        .map(|s| ScenarioInfo {
+            name: &s.name,
+            description: &s.description,
+            global: app.global_scenarios.iter().any(|g| g.name == s.name),
+        })
+        .collect();
+    json(&list)
 }
 
 async fn deactivate_scenarios(TenantCtx(tenant): TenantCtx) -> Response {

@@ -33,6 +33,7 @@ pub mod pdf;
 pub mod scenario;
 pub mod state;
 mod testkit;
+pub mod ui;
 pub mod webhook;
 
 use std::collections::HashSet;

@@ -179,6 +179,8 @@ fn main() -> ExitCode {
         let shutdown = shutdown_signal();
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on http://{addr}");
+        // A second line, so tools that read the first one see it unchanged.
+        let _ = writeln!(out, "dashboard  http://{addr}{}", masspay_sandbox::ui::PATH);
         let _ = out.flush();
         drop(out);
         tracing::info!(%addr, "masspay-sandbox ready");

@@ -264,7 +264,7 @@ fn assert_contains(haystack: &str, needles: &[&str]) {
 // ----- start, serve, stop ------------------------------------------------------------------------
 
 #[test]
-fn port_0_prints_one_listening_line_serves_and_exits_0_on_sigterm() {
+fn port_0_prints_the_listening_line_then_the_dashboard_serves_and_exits_0_on_sigterm() {
     let mut p = Proc::start(&["--port", "0"], &[]);
     let addr = p.listening();
     assert_healthy(addr);
@@ -276,7 +276,12 @@ fn port_0_prints_one_listening_line_serves_and_exits_0_on_sigterm() {
     let status = p.wait_exit();
     let stderr = p.stderr();
     assert_eq!(status.code(), Some(0), "{status}: {stderr}");
-    assert_eq!(p.rest_of_stdout(), Vec::<String>::new(), "one line only");
+    // The `listening on` line comes first, unchanged; the dashboard's URL is the only other line.
+    assert_eq!(
+        p.rest_of_stdout(),
+        vec![format!("dashboard  http://{addr}/_sandbox/ui")],
+        "two lines only"
+    );
     assert!(
         TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
         "still listening after exit"

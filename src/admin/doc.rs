@@ -49,6 +49,7 @@ pub const OPERATIONS: &[AdminOperation] = &[
     op(Method::PUT, "/_sandbox/balance", "sandboxSetBalance", "Set a funding balance: {currency_code | token, balance}", true, 200),
     op(Method::GET, "/_sandbox/clock", "sandboxClock", "The tenant's test clock", false, 200),
     op(Method::POST, "/_sandbox/clock/advance", "sandboxAdvanceClock", "Move the test clock forward: {seconds}", true, 200),
+    op(Method::GET, "/_sandbox/scenarios", "sandboxScenarios", "Every scenario this sandbox knows (shipped and loaded), with its description", false, 200),
     op(Method::PUT, "/_sandbox/scenario", "sandboxActivateScenarios", "Activate scenarios for this tenant: {scenarios: [names]}", true, 200),
     op(Method::DELETE, "/_sandbox/scenario", "sandboxDeactivateScenarios", "Deactivate this tenant's scenarios", false, 204),
     op(Method::PUT, "/_sandbox/webhook", "sandboxSubscribeWebhook", "Subscribe a webhook receiver: {url (http://… or inbox), secret}", true, 200),

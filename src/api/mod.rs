@@ -156,6 +156,7 @@ pub fn app(state: AppState) -> Edge {
     let router = Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))
+        .merge(crate::ui::router())
         .merge(masspay)
         .merge(admin)
         .fallback(not_found)
