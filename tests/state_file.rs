@@ -3,16 +3,17 @@
 //! to start (exit 2, naming the file and the problem) and is left byte for byte as it was; a file
 //! of every older format is still read.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_masspay-sandbox");
+#[path = "support/process.rs"]
+mod process;
+use process::Proc;
+
 const WAIT: Duration = Duration::from_secs(20);
 const KEY: &str = "state-file-key";
 const OTHER_KEY: &str = "state-file-other-key";
@@ -20,98 +21,9 @@ const USD_SOURCE: &str = "clnt_wlt_ba4275f2-bae1-488d-9d6f-20af1cd83574";
 const BTC_DESTINATION: &str = "dst_d2138fd0-00be-45a8-985f-4f5bde500962";
 const BTC_WALLET_ATTR: &str = "attr_0b7e9c1a-3f2d-4e5b-8a6c-7d8e9f0a1b2c";
 
-/// A sandbox process, killed and reaped when dropped.
-struct Proc {
-    child: Child,
-    lines: Receiver<String>,
-    stderr: Option<std::thread::JoinHandle<String>>,
-}
-
-impl Proc {
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Proc {
-        let mut cmd = Command::new(BIN);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("MASSPAY_SANDBOX_") {
-                cmd.env_remove(k);
-            }
-        }
-        let mut child = cmd
-            .args(["--port", "0"])
-            .args(args)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut err = child.stderr.take().unwrap();
-        let stderr = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            s
-        });
-        Proc {
-            child,
-            lines,
-            stderr: Some(stderr),
-        }
-    }
-
-    fn listening(&mut self) -> SocketAddr {
-        let Ok(line) = self.lines.recv_timeout(WAIT) else {
-            let _ = self.child.kill();
-            panic!("no listening line; stderr: {}", self.stderr());
-        };
-        let port = line
-            .strip_prefix("listening on http://127.0.0.1:")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        SocketAddr::from(([127, 0, 0, 1], port.parse::<u16>().unwrap()))
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "did not exit within {WAIT:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stderr(&mut self) -> String {
-        self.stderr
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
+/// The binary on a free port (`--port 0`) with `args` and `env`.
+fn start(args: &[&str], env: &[(&str, &str)]) -> Proc {
+    Proc::start(&[&["--port", "0"], args].concat(), env)
 }
 
 /// One request with `KEY` (or `key`) and an optional JSON body: (status, body text).
@@ -286,7 +198,7 @@ fn populate(addr: SocketAddr) -> String {
 fn sigterm_writes_every_tenant_and_a_restart_brings_back_every_object_and_balance() {
     let dir = TempDir::new();
     let file = dir.file("state.json");
-    let mut p = Proc::start(&["--state-file", &file, "--seed", "7"], &[]);
+    let mut p = start(&["--state-file", &file, "--seed", "7"], &[]);
     let addr = p.listening();
     let user = populate(addr);
     let before = everything(addr, &user);
@@ -304,7 +216,7 @@ fn sigterm_writes_every_tenant_and_a_restart_brings_back_every_object_and_balanc
         "exact decimals: {balances}"
     );
 
-    let mut p = Proc::start(&["--state-file", &file, "--seed", "7"], &[]);
+    let mut p = start(&["--state-file", &file, "--seed", "7"], &[]);
     let addr = p.listening();
     assert_eq!(everything(addr, &user), before);
     // The payouts still act: the pending one commits (debiting once), the other is a duplicate.
@@ -359,7 +271,7 @@ fn post_save_writes_the_file_while_running_so_a_kill_loses_nothing_saved() {
     let dir = TempDir::new();
     let file = dir.file("state.json");
     let env = [("MASSPAY_SANDBOX_STATE_FILE", file.as_str())];
-    let mut p = Proc::start(&[], &env);
+    let p = start(&[], &env);
     let addr = p.listening();
     let user = populate(addr);
     let before = everything(addr, &user);
@@ -385,14 +297,14 @@ fn post_save_writes_the_file_while_running_so_a_kill_loses_nothing_saved() {
     p.signal("KILL");
     drop(p);
 
-    let mut p = Proc::start(&[], &env);
+    let p = start(&[], &env);
     let addr = p.listening();
     assert_eq!(everything(addr, &user), before);
 }
 
 #[test]
 fn without_a_state_file_save_is_a_422() {
-    let mut p = Proc::start(&[], &[]);
+    let p = start(&[], &[]);
     let addr = p.listening();
     let a = ok(call(addr, "POST", "/_sandbox/save", None), 422);
     assert!(
@@ -407,7 +319,7 @@ fn assert_refused(content: &[u8], needles: &[&str]) {
     let dir = TempDir::new();
     let file = dir.file("state.json");
     std::fs::write(&file, content).unwrap();
-    let mut p = Proc::start(&["--state-file", &file], &[]);
+    let mut p = start(&["--state-file", &file], &[]);
     let status = p.wait_exit();
     let stderr = p.stderr();
     assert_eq!(status.code(), Some(2), "{status}: {stderr}");
@@ -430,7 +342,7 @@ fn assert_refused(content: &[u8], needles: &[&str]) {
 fn a_written_file() -> Vec<u8> {
     let dir = TempDir::new();
     let file = dir.file("state.json");
-    let mut p = Proc::start(&["--state-file", &file], &[]);
+    let mut p = start(&["--state-file", &file], &[]);
     populate(p.listening());
     p.signal("TERM");
     assert_eq!(p.wait_exit().code(), Some(0));
@@ -477,7 +389,7 @@ fn a_missing_or_empty_file_starts_empty_and_is_written_on_stop() {
     let dir = TempDir::new();
     let file = dir.file("state.json");
     std::fs::write(&file, "").unwrap();
-    let mut p = Proc::start(&["--state-file", &file], &[]);
+    let mut p = start(&["--state-file", &file], &[]);
     let addr = p.listening();
     let state = ok(call(addr, "GET", "/_sandbox/state", None), 200);
     assert_eq!(state["users"], json!([]));
@@ -487,7 +399,7 @@ fn a_missing_or_empty_file_starts_empty_and_is_written_on_stop() {
     assert_eq!(written["format"], 1);
     // A directory that does not exist is refused at once, not at the first save.
     let missing = dir.file("no-such-dir/state.json");
-    let mut p = Proc::start(&["--state-file", &missing], &[]);
+    let mut p = start(&["--state-file", &missing], &[]);
     assert_eq!(p.wait_exit().code(), Some(2));
     assert!(p.stderr().contains("does not exist"));
 }
@@ -500,7 +412,7 @@ fn files_of_every_format_so_far_are_read() {
     let file = dir.file("state.json");
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/state-format-1.json");
     std::fs::copy(&golden, &file).unwrap();
-    let mut p = Proc::start(&["--state-file", &file], &[]);
+    let p = start(&["--state-file", &file], &[]);
     let addr = p.listening();
     let state = ok(
         call_as(addr, "format-1-key", "GET", "/_sandbox/state", None),
