@@ -6,38 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use http_body_util::BodyExt;
 use masspay_sandbox::{api, build_state, Config};
-use tower::{Service, ServiceExt};
 
-const AUTH: &str = "Bearer bench";
-const DEST: &str = "dst_d2138fd0-00be-45a8-985f-4f5bde500962";
+#[path = "support/inproc.rs"]
+mod inproc;
+use inproc::{call, field, funded_payer, initiate_body};
+
 const REPEAT: usize = 21;
-
-async fn call(app: &mut api::Edge, method: &str, path: &str, body: String) -> (u16, String) {
-    let req = axum::http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", AUTH)
-        .body(Body::from(body))
-        .expect("request");
-    let res = app
-        .ready()
-        .await
-        .expect("ready")
-        .call(req)
-        .await
-        .expect("infallible");
-    let status = res.status().as_u16();
-    let bytes = res.into_body().collect().await.expect("body").to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
-}
-
-fn field(body: &str, name: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(body).expect("JSON answer");
-    v[name].as_str().expect("field").to_string()
-}
 
 /// Median and worst of the runs.
 fn spread(mut all: Vec<Duration>) -> (Duration, Duration) {
@@ -69,18 +44,12 @@ fn main() {
         let state = build_state(&config).expect("state");
         let store = std::sync::Arc::clone(&state.store);
         let mut app = api::app(state);
-        let user = r#"{"internal_user_id":"bench","country":"USA","first_name":"Bench","last_name":"Snap","email":"bench@example.com"}"#;
-        let user = field(&call(&mut app, "POST", "/v0.1.4/user", user.into()).await.1, "user_token");
-        let balance = r#"{"currency_code":"USD","balance":"100000000000"}"#;
-        call(&mut app, "PUT", "/_sandbox/balance", balance.into()).await;
-        let attr = r#"{"values":[{"token":"attr_0b7e9c1a-3f2d-4e5b-8a6c-7d8e9f0a1b2c","value":"bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"}]}"#;
-        call(&mut app, "POST", &format!("/v0.1.4/attribute/{user}/{DEST}/BTC"), attr.into()).await;
+        let user = funded_payer(&mut app).await;
         for i in 0..n {
-            let body = format!(
-                r#"{{"client_transfer_id":"c{i}","source_currency_code":"USD","destination_currency_code":"BTC","source_token":"clnt_wlt_ba4275f2-bae1-488d-9d6f-20af1cd83574","destination_token":"{DEST}","source_amount":10,"metadata":{{"group_id":541}}}}"#
-            );
-            let (status, answer) = call(&mut app, "POST", &format!("/v0.1.4/payout/{user}"), body).await;
-            assert_eq!(status, 200, "{answer}");
+            let body = initiate_body(&format!("c{i}"));
+            let (status, answer) =
+                call(&mut app, "POST", &format!("/v0.1.4/payout/{user}"), body).await;
+            assert_eq!(status, 200, "{answer:?}");
             if i % 2 == 0 {
                 let token = field(&answer, "payout_token");
                 let path = format!("/v0.1.4/payout/{user}/{token}");
@@ -94,33 +63,57 @@ fn main() {
         let (mut snaps, mut restores) = (Vec::new(), Vec::new());
         for _ in 0..REPEAT {
             let t = Instant::now();
-            let (status, answer) =
-                call(&mut app, "POST", "/_sandbox/snapshots", r#"{"name":"cp"}"#.into()).await;
+            let (status, answer) = call(
+                &mut app,
+                "POST",
+                "/_sandbox/snapshots",
+                r#"{"name":"cp"}"#.into(),
+            )
+            .await;
             snaps.push(t.elapsed());
-            assert_eq!(status, 201, "{answer}");
+            assert_eq!(status, 201, "{answer:?}");
             let t = Instant::now();
             let path = "/_sandbox/snapshots/cp/restore";
             let (status, answer) = call(&mut app, "POST", path, String::new()).await;
             restores.push(t.elapsed());
-            assert_eq!(status, 200, "{answer}");
+            assert_eq!(status, 200, "{answer:?}");
         }
         let ((snap_median, snap_worst), (restore_median, restore_worst)) =
             (spread(snaps), spread(restores));
         let restored = store.tenant("bench").expect("tenant");
         assert_eq!(restored.all_payouts().len(), n, "restored every payout");
         println!("{n} payouts, median (worst) of {REPEAT}:");
-        println!("  POST /_sandbox/snapshots              {} ({})", ms(snap_median), ms(snap_worst));
-        println!("  POST /_sandbox/snapshots/cp/restore   {} ({})", ms(restore_median), ms(restore_worst));
+        println!(
+            "  POST /_sandbox/snapshots              {} ({})",
+            ms(snap_median),
+            ms(snap_worst)
+        );
+        println!(
+            "  POST /_sandbox/snapshots/cp/restore   {} ({})",
+            ms(restore_median),
+            ms(restore_worst)
+        );
 
         let t = Instant::now();
         let saved = store.save_state_file().expect("saved");
         let save = t.elapsed();
         let t = Instant::now();
-        let mut fresh = Config { state_file: Some(file.clone()), ..Config::default() };
+        let mut fresh = Config {
+            state_file: Some(file.clone()),
+            ..Config::default()
+        };
         fresh.port = 0;
         let loaded = build_state(&fresh).expect("loads");
         let load = t.elapsed();
-        assert_eq!(loaded.store.tenant("bench").expect("tenant").all_payouts().len(), n);
+        assert_eq!(
+            loaded
+                .store
+                .tenant("bench")
+                .expect("tenant")
+                .all_payouts()
+                .len(),
+            n
+        );
         println!(
             "  state file: save {} ({} bytes, {} B per payout), start-up with it {}",
             ms(save),
