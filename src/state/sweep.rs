@@ -159,6 +159,34 @@ pub(crate) mod test_support {
         let (profile, _) = parse_profile(body, UserBodyKind::Create, today).expect("profile");
         t.create_user(profile).expect("user").id
     }
+
+    /// A parsed 10 USD → BTC initiate from the USD funding account, with this
+    /// client_transfer_id if any.
+    pub fn usd_to_btc(
+        catalog: &crate::domain::catalog::Catalog,
+        client_transfer_id: Option<&str>,
+    ) -> crate::state::PayoutRequest {
+        let usd = catalog
+            .funding_accounts
+            .iter()
+            .find(|a| &*a.currency == "USD")
+            .expect("a USD account");
+        let payer = catalog
+            .payers
+            .iter()
+            .find(|p| p.currency("BTC").is_some() && p.pricing_for("USD").is_some())
+            .expect("a BTC payer priced in USD");
+        let mut body = serde_json::json!({
+            "source_token": usd.token, "destination_token": payer.token,
+            "destination_currency_code": "BTC", "source_amount": 10,
+        });
+        if let Some(c) = client_transfer_id {
+            body["client_transfer_id"] = c.into();
+        }
+        let body: crate::domain::payout::PayoutTxnBody =
+            serde_json::from_value(body).expect("body");
+        crate::domain::payout::parse_payout_request(catalog, body, None, |_| None).expect("request")
+    }
 }
 
 #[cfg(test)]

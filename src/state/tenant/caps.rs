@@ -141,7 +141,6 @@ mod tests {
 
     #[test]
     fn a_full_tenant_refuses_with_a_422_and_stores_nothing() {
-        use crate::domain::payout::{parse_payout_request, PayoutTxnBody};
         use crate::state::sweep::test_support::{store, user};
         use crate::state::InitiateOutcome;
         let store = store();
@@ -168,25 +167,7 @@ mod tests {
         assert!(t.create_user(profile).is_ok());
         // Payouts: a 422, no payout, and the client_transfer_id stays free.
         let catalog = Arc::clone(&t.catalog);
-        let usd = catalog
-            .funding_accounts
-            .iter()
-            .find(|a| &*a.currency == "USD")
-            .unwrap();
-        let payer = catalog
-            .payers
-            .iter()
-            .find(|p| p.currency("BTC").is_some() && p.pricing_for("USD").is_some())
-            .unwrap();
-        let request = || {
-            let body: PayoutTxnBody = serde_json::from_value(serde_json::json!({
-                "client_transfer_id": "once", "source_token": usd.token,
-                "destination_token": payer.token, "destination_currency_code": "BTC",
-                "source_amount": 10,
-            }))
-            .unwrap();
-            parse_payout_request(&catalog, body, None, |_| None).unwrap()
-        };
+        let request = || crate::state::sweep::test_support::usd_to_btc(&catalog, Some("once"));
         t.counts.set(Kind::Payouts, MAX_PAYOUTS_PER_TENANT);
         let e = t
             .initiate_payout(u, request(), None, Default::default())

@@ -328,7 +328,6 @@ impl TenantSnapshot {
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::payout::{parse_payout_request, PayoutTxnBody};
     use crate::state::sweep::test_support::{store, user};
     use crate::state::InitiateOutcome;
 
@@ -338,22 +337,7 @@ mod tests {
         let t = store.tenant("snap").unwrap();
         let u = user(&t);
         let catalog = std::sync::Arc::clone(&t.catalog);
-        let usd = catalog
-            .funding_accounts
-            .iter()
-            .find(|a| &*a.currency == "USD")
-            .unwrap();
-        let payer = catalog
-            .payers
-            .iter()
-            .find(|p| p.currency("BTC").is_some() && p.pricing_for("USD").is_some())
-            .unwrap();
-        let body: PayoutTxnBody = serde_json::from_value(serde_json::json!({
-            "source_token": usd.token, "destination_token": payer.token,
-            "destination_currency_code": "BTC", "source_amount": 10,
-        }))
-        .unwrap();
-        let request = parse_payout_request(&catalog, body, None, |_| None).unwrap();
+        let request = crate::state::sweep::test_support::usd_to_btc(&catalog, None);
         let Ok(InitiateOutcome::Created(p)) =
             t.initiate_payout(u, request, None, Default::default())
         else {
