@@ -88,6 +88,38 @@ fn kind_schema(kind: Param) -> ObjectBuilder {
     ObjectBuilder::new().schema_type(SchemaType::Type(t))
 }
 
+/// Each status in `list` as an answer in MassPay's error shape.
+fn error_responses(mut responses: ResponsesBuilder, list: &[(&str, &str)]) -> ResponsesBuilder {
+    for (code, what) in list {
+        responses = responses.response(
+            *code,
+            ResponseBuilder::new().description(*what).content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(schema_ref("Error")))
+                    .build(),
+            ),
+        );
+    }
+    responses
+}
+
+/// Each `{name}` of a route template as a required string path parameter.
+fn path_parameters(mut b: OperationBuilder, template: &str) -> OperationBuilder {
+    for seg in template.split('/') {
+        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            b = b.parameter(
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(kind_schema(Param::Str))),
+            );
+        }
+    }
+    b
+}
+
 fn operation(
     op: &Operation,
     path: &str,
@@ -106,17 +138,7 @@ fn operation(
             ContentBuilder::new().schema(Some(schema(ok, c))).build(),
         ),
     );
-    for (code, what) in ERRORS {
-        responses = responses.response(
-            *code,
-            ResponseBuilder::new().description(*what).content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(schema_ref("Error")))
-                    .build(),
-            ),
-        );
-    }
+    responses = error_responses(responses, ERRORS);
     let op_id = if version == "v1" {
         format!("{}V1", op.id)
     } else {
@@ -131,17 +153,7 @@ fn operation(
             "API 0.1.4"
         })
         .responses(responses.build());
-    for seg in path.split('/') {
-        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            b = b.parameter(
-                ParameterBuilder::new()
-                    .name(name)
-                    .parameter_in(ParameterIn::Path)
-                    .required(Required::True)
-                    .schema(Some(kind_schema(Param::Str))),
-            );
-        }
-    }
+    b = path_parameters(b, path);
     for &(name, kind, required) in op.query {
         b = b.parameter(
             ParameterBuilder::new()
@@ -196,33 +208,13 @@ fn admin_operation(op: &crate::admin::doc::AdminOperation) -> utoipa::openapi::p
         )
     };
     let mut responses = ResponsesBuilder::new().response(op.ok.to_string(), ok);
-    for (code, what) in ADMIN_ERRORS {
-        responses = responses.response(
-            *code,
-            ResponseBuilder::new().description(*what).content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(schema_ref("Error")))
-                    .build(),
-            ),
-        );
-    }
+    responses = error_responses(responses, ADMIN_ERRORS);
     let mut b = OperationBuilder::new()
         .operation_id(Some(op.id))
         .summary(Some(op.summary))
         .tag("Sandbox admin")
         .responses(responses.build());
-    for seg in op.path.split('/') {
-        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            b = b.parameter(
-                ParameterBuilder::new()
-                    .name(name)
-                    .parameter_in(ParameterIn::Path)
-                    .required(Required::True)
-                    .schema(Some(kind_schema(Param::Str))),
-            );
-        }
-    }
+    b = path_parameters(b, op.path);
     for name in op.query {
         b = b.parameter(
             ParameterBuilder::new()
