@@ -27,11 +27,18 @@ use crate::limits;
 #[derive(Clone, Default)]
 pub struct BodyTap(pub Arc<std::sync::OnceLock<crate::state::journal::Body>>);
 
-/// Leaves the first bytes of a request body for the journal, if the request carries a tap.
-pub fn tap(extensions: &axum::http::Extensions, bytes: &[u8]) {
+/// Reads a request's body ([`collect`]) and leaves its first bytes for the journal, if the
+/// request carries a [`BodyTap`]: how every reader of a MassPay request's body reads it.
+pub async fn read_request_body(
+    extensions: &axum::http::Extensions,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let bytes = collect(body, limit).await?;
     if let Some(t) = extensions.get::<BodyTap>() {
-        let _ = t.0.set(crate::state::journal::Body::keep(bytes));
+        let _ = t.0.set(crate::state::journal::Body::keep(&bytes));
     }
+    Ok(bytes)
 }
 
 /// The body limit of the ID-image uploads (base64 images, up to 10 MB of images).

@@ -41,9 +41,7 @@ impl<S: Send + Sync> FromRequest<S> for BodyBytes {
 /// The body, read now (after auth and routing), within `limit` bytes (413 beyond it).
 async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
     let (parts, body) = req.into_parts();
-    let bytes = super::body::collect(body, limit).await?;
-    super::body::tap(&parts.extensions, &bytes);
-    Ok(bytes)
+    super::body::read_request_body(&parts.extensions, body, limit).await
 }
 
 /// A JSON body the operation may do without (empty body → `T::default()`), of at most `LIMIT`

@@ -63,11 +63,11 @@ where
     let scope = format!("{} {} {}", req.method(), req.uri().path(), key);
     let query = req.uri().query().unwrap_or("").to_string();
     let (parts, body) = req.into_parts();
-    let bytes = match super::body::collect(body, super::UPLOAD_LIMIT).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    super::body::tap(&parts.extensions, &bytes);
+    let bytes =
+        match super::body::read_request_body(&parts.extensions, body, super::UPLOAD_LIMIT).await {
+            Ok(b) => b,
+            Err(e) => return e.into_response(),
+        };
     let print = fingerprint(&query, &bytes);
     match tenant.idempotency.begin(&scope, print, tenant.now()) {
         Begin::Replay(stored) => replay(stored),

@@ -192,9 +192,8 @@ pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response
     let mut body = Some(body);
     if carries_payout_body || reads_body_rules {
         let b = body.take().unwrap_or_default();
-        match super::body::collect(b, super::UPLOAD_LIMIT).await {
+        match super::body::read_request_body(&parts.extensions, b, super::UPLOAD_LIMIT).await {
             Ok(bytes) => {
-                super::body::tap(&parts.extensions, &bytes);
                 // Without active scenarios, an initiate's body matters only if it names some
                 // (`sandbox:` in client_transfer_id) or auto-commits (its magic amount acts now).
                 // Any JSON escape (`"auto\u005fcommit"`) could spell either: parse then too.

@@ -209,8 +209,9 @@ impl Journal {
             }
             u.push_back(entry.clone());
         }
-        // What falls out of the ring is freed after the lock is let go.
-        let mut dropped: Vec<JournalEntry> = Vec::new();
+        // What falls out of the ring is freed after the lock is let go (usually one entry: no
+        // allocation for the list in the common case).
+        let mut dropped: (Option<JournalEntry>, Vec<JournalEntry>) = (None, Vec::new());
         let mut r = self.ring.lock().unwrap_or_else(|p| p.into_inner());
         r.body_bytes += entry.body_bytes();
         r.entries.push_back(entry);
@@ -219,7 +220,10 @@ impl Journal {
         {
             if let Some(old) = r.entries.pop_front() {
                 r.body_bytes -= old.body_bytes();
-                dropped.push(old);
+                match dropped.0 {
+                    None => dropped.0 = Some(old),
+                    Some(_) => dropped.1.push(old),
+                }
             }
         }
         drop(r);
