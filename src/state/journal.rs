@@ -17,7 +17,7 @@ pub const JOURNAL_CAP: usize = 1000;
 
 /// A request or answer body is kept up to this many bytes (the rest is cut, and the entry says
 /// how long the body was).
-pub const JOURNAL_BODY_LIMIT: usize = 4096;
+pub const JOURNAL_BODY_LIMIT: usize = 2048;
 
 /// Bytes of bodies a tenant's journal keeps at most: past it, the oldest entries go first.
 pub const JOURNAL_BODY_BUDGET: usize = 1024 * 1024;

@@ -59,6 +59,27 @@ async fn the_journal_keeps_bodies_answers_operations_and_headers() {
 }
 
 #[tokio::test]
+async fn a_body_over_2_kib_is_kept_cut_and_marked_with_its_whole_size() {
+    let app = TestApp::spawn().await;
+    // MassPay ignores fields it does not know: a 3,000-character one makes a body over 2 KiB.
+    let mut user = seed_user("cut@example.com");
+    user["note"] = json!("x".repeat(3000));
+    let sent = serde_json::to_string(&user).unwrap();
+    let created = app.post("/v0.1.4/user", user).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+
+    let j = app.get("/_sandbox/requests?operation=createUser").await;
+    let e = &j.body[0];
+    assert_eq!(e["request_body_truncated"], true, "{}", j.text);
+    assert_eq!(e["request_body_size"], sent.len());
+    let kept = e["request_body"].as_str().expect("a cut JSON body is shown as text");
+    assert_eq!(kept.len(), 2048);
+    assert!(sent.starts_with(kept));
+    // The answer is short: kept whole.
+    assert_eq!(e["response_body"]["user_token"], created.body["user_token"]);
+}
+
+#[tokio::test]
 async fn count_and_find_match_every_field_with_the_version_prefix_optional() {
     let app = TestApp::spawn().await;
     let (user, payout) = paid_out(&app).await;
