@@ -4,7 +4,10 @@
 //! it is usable on a busy machine where `bench/run.sh`'s throughput figures are not.
 //!
 //! `cargo bench --bench pairs [-- PAIRS]` (default 200,000 pairs after 20,000 warm-up pairs);
-//! `cargo bench --bench pairs -- get [N]`: `GET /account/balance` instead, per request.
+//! `cargo bench --bench pairs -- get [N]`: `GET /account/balance` instead, per request;
+//! `cargo bench --bench pairs -- user [N]`: `POST /user` (the guide's user, distinct e-mails).
+
+use std::time::{Duration, Instant};
 
 use masspay_sandbox::{api, build_state, Config};
 
@@ -12,9 +15,9 @@ use masspay_sandbox::{api, build_state, Config};
 mod inproc;
 use inproc::{call, field, funded_payer, initiate_body};
 
-/// CPU time of this thread (user + system), from /proc.
-fn thread_cpu() -> std::time::Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("/proc/thread-self/stat");
+/// CPU time of this process (user + system, every thread), from /proc.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
     let fields: Vec<&str> = stat
         .rsplit(')')
         .next()
@@ -23,7 +26,7 @@ fn thread_cpu() -> std::time::Duration {
         .collect();
     let ticks: u64 =
         fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
-    std::time::Duration::from_millis(ticks * 10)
+    Duration::from_millis(ticks * 10)
 }
 
 async fn pairs(app: &mut api::Edge, user: &str, n: usize, tag: &str) {
@@ -51,13 +54,67 @@ async fn gets(app: &mut api::Edge, n: usize) {
     }
 }
 
+async fn users(app: &mut api::Edge, n: usize, tag: &str) {
+    for i in 0..n {
+        let body = format!(
+            r#"{{"internal_user_id":"4324-rOzk","address1":"2000 main st","address2":"apt D","city":"Santa Monica","state_province":"CA","postal_code":"90405","country":"USA","first_name":"John","middle_name":"","last_name":"Doe","email":"b{tag}n{i}@example.com","language":"en","mobile_number":"16502000226","business_name":"ABC Company","date_of_birth":"1975-03-24","metadata":{{"group_id":541}}}}"#
+        );
+        let (status, answer) = call(app, "POST", "/v0.1.4/user", body).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    }
+}
+
+/// Prints the CPU and wall time per unit of work.
+fn report(n: usize, what: &str, threads: usize, cpu: Duration, wall: Duration) {
+    println!(
+        "{n} {what} in-process on {threads} thread(s): {:.2} µs CPU each ({:.2} µs wall), {:.0}/s",
+        cpu.as_secs_f64() * 1e6 / n as f64,
+        wall.as_secs_f64() * 1e6 / n as f64,
+        n as f64 / wall.as_secs_f64()
+    );
+}
+
+#[derive(Clone, Copy)]
+enum Work {
+    Pairs,
+    Gets,
+    Users,
+}
+
+impl Work {
+    async fn run(self, mut app: api::Edge, user: String, n: usize, tag: String) {
+        match self {
+            Work::Pairs => pairs(&mut app, &user, n, &tag).await,
+            Work::Gets => gets(&mut app, n).await,
+            Work::Users => users(&mut app, n, &tag).await,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Work::Pairs => "initiate + commit pairs",
+            Work::Gets => "GET /account/balance",
+            Work::Users => "POST /user",
+        }
+    }
+}
+
 fn main() {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(200_000);
-    let get = std::env::args().any(|a| a == "get");
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let has = |w: &str| args.iter().any(|a| a == w);
+    let n: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(200_000);
+    let work = if has("get") {
+        Work::Gets
+    } else if has("user") {
+        Work::Users
+    } else {
+        Work::Pairs
+    };
+    // `2t`: two workers on a two-thread runtime, both on the same tenant, as wrk's connections
+    // are: what contention between the server's threads costs shows up (process CPU).
+    let threads = if has("2t") { 2 } else { 1 };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
         .enable_all()
         .build()
         .expect("runtime");
@@ -65,27 +122,25 @@ fn main() {
         let state = build_state(&Config::default()).expect("state");
         let mut app = api::app(state);
         let user = funded_payer(&mut app).await;
-        if get {
-            gets(&mut app, n / 10).await;
-            let (cpu0, wall0) = (thread_cpu(), std::time::Instant::now());
-            gets(&mut app, n).await;
-            let (cpu, wall) = (thread_cpu() - cpu0, wall0.elapsed());
-            println!(
-                "{n} GET /account/balance in-process: {:.2} µs CPU per request ({:.2} µs wall)",
-                cpu.as_secs_f64() * 1e6 / n as f64,
-                wall.as_secs_f64() * 1e6 / n as f64,
-            );
-            return;
-        }
-        pairs(&mut app, &user, n / 10, "w").await;
-        let (cpu0, wall0) = (thread_cpu(), std::time::Instant::now());
-        pairs(&mut app, &user, n, "m").await;
-        let (cpu, wall) = (thread_cpu() - cpu0, wall0.elapsed());
-        println!(
-            "{n} pairs in-process: {:.2} µs CPU per pair ({:.2} µs wall), {:.0} pairs/s on one thread",
-            cpu.as_secs_f64() * 1e6 / n as f64,
-            wall.as_secs_f64() * 1e6 / n as f64,
-            n as f64 / wall.as_secs_f64()
-        );
+        let round = |n: usize, tag: &'static str| {
+            let tasks: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (app, user) = (app.clone(), user.clone());
+                    tokio::spawn(work.run(app, user, n / threads, format!("{tag}{t}x")))
+                })
+                .collect();
+            async move {
+                for t in tasks {
+                    t.await.expect("worker");
+                }
+            }
+        };
+        round(n / 10, "w").await;
+        let (cpu0, wall0) = (process_cpu(), Instant::now());
+        round(n, "m").await;
+        let (cpu, wall) = (process_cpu() - cpu0, wall0.elapsed());
+        report(n, work.name(), threads, cpu, wall);
+        // Tearing down a store of n payouts is not the request path: keep it out of profiles.
+        std::mem::forget(app);
     });
 }

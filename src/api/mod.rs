@@ -145,13 +145,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
 /// routes through its auth step. Both are attached per route (`route_layer`), so unknown paths
 /// answer 404 without a key.
 pub fn app(state: AppState) -> Edge {
-    let masspay = registry::routes().route_layer(PipelineLayer {
+    // Each MassPay route knows its operation: nothing per request looks it up.
+    let masspay = registry::routes(|op| PipelineLayer {
         state: state.clone(),
-        masspay: true,
+        operation: Some(op.id),
     });
     let admin = crate::admin::router().route_layer(PipelineLayer {
         state: state.clone(),
-        masspay: false,
+        operation: None,
     });
     let router = Router::new()
         .route("/health", get(health))
@@ -196,7 +197,7 @@ fn journal_unrouted(app: &AppState, req: &mut Request, response: &Response) {
         .map(pipeline::api_key)
         .unwrap_or("");
     if let Some(tenant) = app.store.existing(key) {
-        pipeline::JournalNote::of(req, tenant, app.strict).record(response);
+        pipeline::JournalNote::of(req, tenant, app.strict, None).record(response);
     }
 }
 

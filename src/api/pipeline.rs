@@ -26,7 +26,8 @@ use super::*;
 #[derive(Clone)]
 pub(super) struct PipelineLayer {
     pub(super) state: AppState,
-    pub(super) masspay: bool,
+    /// The MassPay operation of the route this layer wraps; `None` for an admin route.
+    pub(super) operation: Option<&'static str>,
 }
 
 impl<S> Layer<S> for PipelineLayer {
@@ -35,7 +36,7 @@ impl<S> Layer<S> for PipelineLayer {
     fn layer(&self, inner: S) -> Pipeline<S> {
         Pipeline {
             state: self.state.clone(),
-            masspay: self.masspay,
+            operation: self.operation,
             inner,
         }
     }
@@ -44,7 +45,7 @@ impl<S> Layer<S> for PipelineLayer {
 #[derive(Clone)]
 pub struct Pipeline<S> {
     state: AppState,
-    masspay: bool,
+    operation: Option<&'static str>,
     inner: S,
 }
 
@@ -68,16 +69,22 @@ where
             Ok(t) => t,
             Err(e) => return PipelineFuture::Ready(std::future::ready(e.into_response())),
         };
-        if !self.masspay {
+        let Some(operation) = self.operation else {
+            // An admin route.
             req.extensions_mut().insert(tenant);
             return PipelineFuture::Direct {
                 inner: self.inner.call(req),
                 journal: None,
             };
-        }
-        let journal = JournalNote::of(&mut req, Arc::clone(&tenant), self.state.strict);
+        };
+        let journal = JournalNote::of(
+            &mut req,
+            Arc::clone(&tenant),
+            self.state.strict,
+            Some(operation),
+        );
         let full_way = idempotency_layer::applies(&req)
-            || scenario_layer::may_apply(&self.state, &tenant, &mut req, journal.operation);
+            || scenario_layer::may_apply(&self.state, &tenant, &mut req, operation);
         req.extensions_mut().insert(tenant);
         if !full_way {
             // The common case: nothing to replay or inject, the handler runs directly.
@@ -90,7 +97,7 @@ where
         let inner = self.inner.clone();
         PipelineFuture::Boxed(Box::pin(async move {
             let response = idempotency_layer::run(req, |req| async {
-                match scenario_layer::resolve(&state, req).await {
+                match scenario_layer::resolve(&state, req, operation).await {
                     Ok(req) => answer(inner, req).await,
                     Err(answer) => answer,
                 }
@@ -164,19 +171,20 @@ fn method_name(m: &axum::http::Method) -> &'static str {
 }
 
 impl JournalNote {
-    /// Notes `req` (and, for a method with a body, gives it a tap for the body).
-    pub(super) fn of(req: &mut Request, tenant: Arc<Tenant>, strict_default: bool) -> Self {
+    /// Notes `req` to `operation` (none: the path matched no route), and, for a method with a
+    /// body, gives it a tap for the body.
+    pub(super) fn of(
+        req: &mut Request,
+        tenant: Arc<Tenant>,
+        strict_default: bool,
+        operation: Option<&'static str>,
+    ) -> Self {
         let method = method_name(req.method());
         let tap = (!matches!(method, "GET" | "HEAD")).then(|| {
             let tap = BodyTap::default();
             req.extensions_mut().insert(tap.clone());
             tap
         });
-        let operation = req
-            .extensions()
-            .get::<axum::extract::MatchedPath>()
-            .and_then(|m| registry::identify(req.method(), m.as_str()))
-            .map(|op| op.id);
         let strict = tenant.journal.strict(strict_default);
         JournalNote {
             tenant,

@@ -3,8 +3,8 @@
 //!
 //! An [`Operation`] names its SDK operation id, method, the paths it has under API 0.1.x and
 //! API 1.0.0, its handler, and its request and answer schemas. Everything else is derived from
-//! this one list: the axum routes ([`routes`]), the operation a routed request calls
-//! ([`identify`], which is what scenario rules match), the ids scenario files may name
+//! this one list: the axum routes ([`routes`], each knowing the operation it calls, which is
+//! what the journal notes and scenario rules match), the ids scenario files may name
 //! ([`resolve_name`]), and `/openapi.json` (`openapi.rs`).
 //!
 //! Why not utoipa-axum's `OpenApiRouter` with `#[utoipa::path]`: one handler here serves an
@@ -14,9 +14,6 @@
 //! ids and a per-version answer schema; and `OpenApiRouter::nest` rewrites every request's URI, a
 //! cost per request the routes avoid by carrying their full paths. A plain table does all of it,
 //! and the schemas are still utoipa's, derived from the structs the handlers use.
-
-use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter};
@@ -149,40 +146,33 @@ pub fn operations() -> impl Iterator<Item = &'static Operation> {
     .flatten()
 }
 
-/// The router of every operation at every path it is served at. Routes carry their full path
-/// (no `nest`): nesting rewrites every request's URI, a measurable cost per request. Static
+/// The router of every operation at every path it is served at, each route wrapped in the layer
+/// `layer` makes for its operation: the layer knows which operation a request calls (what the
+/// journal notes and scenario rules match) without a lookup per request. Routes carry their full
+/// path (no `nest`): nesting rewrites every request's URI, a measurable cost per request. Static
 /// segments (`/payout/user`, …) win over `{user_token}` whatever the order (axum's matcher).
-pub fn routes() -> Router<AppState> {
+pub fn routes<L>(layer: impl Fn(&'static Operation) -> L) -> Router<AppState>
+where
+    L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+    L::Service: tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+{
     let mut router = Router::new();
     for op in operations() {
         let filter = MethodFilter::try_from(op.method.clone())
             .unwrap_or_else(|_| panic!("{}: no method filter for {}", op.id, op.method));
         for path in op.full_paths() {
-            router = router.route(&path, (op.handler)(filter));
+            router = router.route(&path, (op.handler)(filter).route_layer(layer(op)));
         }
     }
     router
-}
-
-/// The operation a routed request calls, from its method and matched route (asked on every
-/// request that may meet a scenario: a hash lookup, not a scan).
-pub fn identify(method: &Method, matched: &str) -> Option<&'static Operation> {
-    type Index = HashMap<String, Vec<&'static Operation>>;
-    static INDEX: OnceLock<Index> = OnceLock::new();
-    INDEX
-        .get_or_init(|| {
-            let mut index = Index::new();
-            for op in operations() {
-                for path in op.full_paths() {
-                    index.entry(path).or_default().push(op);
-                }
-            }
-            index
-        })
-        .get(matched)?
-        .iter()
-        .find(|op| op.method == method)
-        .copied()
 }
 
 /// The operations a name in a scenario file means: its id, an alias, or `/openapi.json`'s

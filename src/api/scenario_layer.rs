@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, RawPathParams, Request};
+use axum::extract::{RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
@@ -27,17 +27,6 @@ pub fn transfer_id_scenarios(ctid: &str) -> Option<impl Iterator<Item = &str>> {
     let rest = ctid.strip_prefix("sandbox:")?;
     let names = rest.split('#').next().unwrap_or("");
     Some(names.split(',').map(str::trim).filter(|n| !n.is_empty()))
-}
-
-/// The MassPay operation a routed request calls (by its SDK operation id).
-fn operation_of(
-    method: &axum::http::Method,
-    extensions: &axum::http::Extensions,
-) -> Option<&'static str> {
-    extensions
-        .get::<MatchedPath>()
-        .and_then(|m| super::registry::identify(method, m.as_str()))
-        .map(|op| op.id)
 }
 
 /// Operations that can carry a payout's own scenarios (client_transfer_id, magic amount).
@@ -63,7 +52,7 @@ pub fn may_apply(
     state: &AppState,
     tenant: &Tenant,
     req: &mut Request,
-    operation: Option<&'static str>,
+    operation: &'static str,
 ) -> bool {
     if !state.global_scenarios.is_empty()
         || req.headers().contains_key(SCENARIO_HEADER)
@@ -71,12 +60,9 @@ pub fn may_apply(
     {
         return true;
     }
-    match operation {
-        Some(op) if about_a_payout(op) && op != "initiatePayout" => {
-            stored_payout_carries_scenarios(tenant, req)
-        }
-        _ => false,
-    }
+    about_a_payout(operation)
+        && operation != "initiatePayout"
+        && stored_payout_carries_scenarios(tenant, req)
 }
 
 /// Whether the payout the path names (if it exists) carries scenarios of its own.
@@ -123,14 +109,16 @@ fn raw_path_params(req: &mut Request) -> Option<RawPathParams> {
     params
 }
 
-/// Resolves the request's scenarios: `Ok(request)` to go on (with the effects for the handler in
-/// its extensions), or `Err(answer)` — an injected fault or a 400 for an unknown name.
-pub async fn resolve(state: &AppState, req: Request) -> Result<Request, Response> {
+/// Resolves the scenarios of a request to `operation` (its SDK operation id): `Ok(request)` to
+/// go on (with the effects for the handler in its extensions), or `Err(answer)` — an injected
+/// fault or a 400 for an unknown name.
+pub async fn resolve(
+    state: &AppState,
+    req: Request,
+    operation: &'static str,
+) -> Result<Request, Response> {
     let (mut parts, body) = req.into_parts();
     let Some(tenant) = parts.extensions.get::<Arc<Tenant>>().cloned() else {
-        return Ok(Request::from_parts(parts, body));
-    };
-    let Some(operation) = operation_of(&parts.method, &parts.extensions) else {
         return Ok(Request::from_parts(parts, body));
     };
 

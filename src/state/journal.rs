@@ -3,7 +3,7 @@
 //! (expectations, strict mode, the requests strict mode found unexpected).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use crate::clock::Millis;
@@ -184,35 +184,43 @@ pub fn strip_version(path: &str) -> &str {
 struct Ring {
     entries: VecDeque<JournalEntry>,
     body_bytes: usize,
+    /// The last number given to an entry (numbered under the ring's lock, so a request touches
+    /// one shared word for the journal, not two).
+    last_seq: u64,
 }
+
+const STRICT_DEFAULT: u8 = 0;
+const STRICT_OFF: u8 = 1;
+const STRICT_ON: u8 = 2;
 
 #[derive(Default)]
 pub struct Journal {
     ring: Mutex<Ring>,
-    next_seq: AtomicU64,
     /// Requests strict mode found unexpected (a 4xx the client earned), kept apart from the ring
     /// so a long suite does not push them out.
     unexpected: Mutex<VecDeque<JournalEntry>>,
     expectations: RwLock<Vec<Expectation>>,
-    /// Strict mode for this tenant: `None` follows `--strict`.
-    strict: RwLock<Option<bool>>,
+    /// Strict mode for this tenant: [`STRICT_DEFAULT`] follows `--strict`, else
+    /// [`STRICT_OFF`] or [`STRICT_ON`]. Read by every request: an atomic, not a lock (a read
+    /// lock writes its word too, which concurrent requests then pass between their threads).
+    strict: AtomicU8,
 }
 
 impl Journal {
     /// Records an entry (numbering it); `strict` is whether strict mode is on for the tenant.
     pub fn record(&self, mut entry: JournalEntry, strict: bool) {
-        entry.seq = self.next_seq.fetch_add(1, Ordering::Relaxed) + 1;
-        if strict && (400..500).contains(&entry.status) && !entry.injected {
-            let mut u = self.unexpected.lock().unwrap_or_else(|p| p.into_inner());
-            if u.len() == UNEXPECTED_CAP {
-                u.pop_front();
-            }
-            u.push_back(entry.clone());
-        }
+        // A copy for the unexpected list (rare) is made before the lock and numbered under it.
+        let mut unexpected = (strict && (400..500).contains(&entry.status) && !entry.injected)
+            .then(|| entry.clone());
         // What falls out of the ring is freed after the lock is let go (usually one entry: no
         // allocation for the list in the common case).
         let mut dropped: (Option<JournalEntry>, Vec<JournalEntry>) = (None, Vec::new());
         let mut r = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+        r.last_seq += 1;
+        entry.seq = r.last_seq;
+        if let Some(u) = &mut unexpected {
+            u.seq = entry.seq;
+        }
         r.body_bytes += entry.body_bytes();
         r.entries.push_back(entry);
         while r.entries.len() > JOURNAL_CAP
@@ -228,6 +236,15 @@ impl Journal {
         }
         drop(r);
         drop(dropped);
+        if let Some(entry) = unexpected {
+            let mut u = self.unexpected.lock().unwrap_or_else(|p| p.into_inner());
+            if u.len() == UNEXPECTED_CAP {
+                u.pop_front();
+            }
+            // Numbered under the ring's lock, listed under this one: keep the list in order.
+            let at = u.partition_point(|x| x.seq < entry.seq);
+            u.insert(at, entry);
+        }
     }
 
     /// Entries, oldest first, filtered by method (any case) and path (substring).
@@ -254,24 +271,24 @@ impl Journal {
     /// mode (a tenant restored from a snapshot keeps what the client did and what the test
     /// declared: the journal is a record of requests, not state).
     pub fn copy_from(&self, other: &Journal) {
-        let (entries, body_bytes) = {
+        let (entries, body_bytes, last_seq) = {
             let r = other.ring.lock().unwrap_or_else(|p| p.into_inner());
-            (r.entries.clone(), r.body_bytes)
+            (r.entries.clone(), r.body_bytes, r.last_seq)
         };
         {
             let mut r = self.ring.lock().unwrap_or_else(|p| p.into_inner());
             r.entries = entries;
             r.body_bytes = body_bytes;
+            r.last_seq = last_seq;
         }
-        self.next_seq
-            .store(other.next_seq.load(Ordering::Relaxed), Ordering::Relaxed);
         *self.unexpected.lock().unwrap_or_else(|p| p.into_inner()) = other
             .unexpected
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         self.set_expectations(other.expectations());
-        self.set_strict(*other.strict.read().unwrap_or_else(|p| p.into_inner()));
+        self.strict
+            .store(other.strict.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 
     /// Clears the journal and the unexpected list (not the expectations).
@@ -298,15 +315,21 @@ impl Journal {
     }
 
     pub fn set_strict(&self, strict: Option<bool>) {
-        *self.strict.write().unwrap_or_else(|p| p.into_inner()) = strict;
+        let v = match strict {
+            None => STRICT_DEFAULT,
+            Some(false) => STRICT_OFF,
+            Some(true) => STRICT_ON,
+        };
+        self.strict.store(v, Ordering::Relaxed);
     }
 
     /// This tenant's strict mode, given the sandbox-wide default.
     pub fn strict(&self, default: bool) -> bool {
-        self.strict
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .unwrap_or(default)
+        match self.strict.load(Ordering::Relaxed) {
+            STRICT_OFF => false,
+            STRICT_ON => true,
+            _ => default,
+        }
     }
 
     /// Requests the client should not have sent: every 4xx it earned while strict mode was on,

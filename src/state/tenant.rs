@@ -61,7 +61,7 @@ pub struct Tenant {
     payouts: LazyMap<Growing<FastMap<PayoutId, Arc<Payout>>>>,
     transfer_ids: LazyMap<Growing<ClientKeyMap<Box<str>, PayoutId>>>,
     /// One balance per funding account, in the catalog's order.
-    balances: Vec<RwLock<Decimal>>,
+    balances: Balances,
     attributes: LazyMap<FastMap<AttrKey, AttrSet>>,
     /// Requirements added on top of the catalog's (by the `additional_attributes` scenario or
     /// its magic amount); they stay once added.
@@ -97,7 +97,10 @@ pub struct Tenant {
     /// How many calls matched each (scenario, rule) so far, for `nth`/`first` conditions.
     scenario_calls: LazyMap<FastMap<(String, usize), u64>>,
     /// Scenarios activated for this tenant (`PUT /_sandbox/scenario`), until reset or DELETE.
-    pub scenarios: RwLock<Vec<String>>,
+    scenarios: RwLock<Vec<String>>,
+    /// Whether `scenarios` is non-empty: what every request asks, answered without touching
+    /// the lock (a read lock still writes its word, which concurrent requests pass around).
+    scenarios_armed: std::sync::atomic::AtomicBool,
 }
 
 /// What initiating a payout produced.
@@ -119,11 +122,13 @@ impl Tenant {
         events: Arc<dyn EventSink>,
         due: Arc<super::sweep::DueQueue>,
     ) -> Self {
-        let balances = catalog
-            .funding_accounts
-            .iter()
-            .map(|a| RwLock::new(a.initial_balance))
-            .collect();
+        let balances = Balances(RwLock::new(
+            catalog
+                .funding_accounts
+                .iter()
+                .map(|a| a.initial_balance)
+                .collect(),
+        ));
         Tenant {
             key: key.into(),
             clock: TenantClock::new(origin),
@@ -155,6 +160,7 @@ impl Tenant {
             idempotency: Default::default(),
             scenario_calls: LazyMap::default(),
             scenarios: RwLock::new(Vec::new()),
+            scenarios_armed: false.into(),
             catalog,
         }
     }
@@ -190,14 +196,15 @@ impl Tenant {
     }
 
     pub fn set_scenarios(&self, names: Vec<String>) {
-        *self.scenarios.write().unwrap_or_else(|p| p.into_inner()) = names;
+        let mut armed = self.scenarios.write().unwrap_or_else(|p| p.into_inner());
+        self.scenarios_armed
+            .store(!names.is_empty(), std::sync::atomic::Ordering::Release);
+        *armed = names;
     }
 
     pub fn has_active_scenarios(&self) -> bool {
-        self.scenarios
-            .read()
-            .map(|s| !s.is_empty())
-            .unwrap_or(false)
+        self.scenarios_armed
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn active_scenarios(&self) -> Vec<String> {
@@ -207,22 +214,34 @@ impl Tenant {
     // ----- balances -------------------------------------------------------------------------
 
     pub fn balance(&self, funding: usize) -> Decimal {
-        match self.balances[funding].read() {
-            Ok(b) => *b,
-            Err(p) => **p.get_ref(),
-        }
+        self.balances.read()[funding]
     }
 
     pub fn balances(&self) -> Vec<(usize, Decimal)> {
-        (0..self.balances.len())
-            .map(|i| (i, self.balance(i)))
-            .collect()
+        self.balances.read().iter().copied().enumerate().collect()
     }
 
     pub fn set_balance(&self, funding: usize, value: Decimal) {
-        let mut b = self.balances[funding]
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        *b = value;
+        self.balances.write()[funding] = value;
+    }
+}
+
+/// The balances of a tenant's funding accounts, in the catalog's order, under one lock: a read
+/// of all of them (`GET /account/balance`) takes it once, and concurrent requests on one tenant
+/// share one lock word instead of passing several between their threads. Writers hold it for a
+/// few additions.
+struct Balances(RwLock<Box<[Decimal]>>);
+
+impl Balances {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Box<[Decimal]>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Box<[Decimal]>> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn len(&self) -> usize {
+        self.read().len()
     }
 }

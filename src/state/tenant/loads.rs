@@ -93,9 +93,8 @@ impl Tenant {
 
     /// Moves a load's money: client account → wallet, atomically (account, then wallet).
     fn run_load(&self, load: &mut Load) {
-        let mut account = self.balances[load.funding]
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut accounts = self.balances.write();
+        let account = &mut accounts[load.funding];
         if *account < load.amount {
             load.status = LoadStatus::Cancelled;
             load.status_reason = Some("Insufficient funds in the source account".into());
@@ -167,9 +166,8 @@ impl Tenant {
                 load.status_reason = Some("Cancelled by the client".into());
             }
             LoadStatus::Completed => {
-                let mut account = self.balances[load.funding]
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner());
+                let mut accounts = self.balances.write();
+                let account = &mut accounts[load.funding];
                 let mut w = self
                     .wallets
                     .get_mut(&load.wallet)

@@ -296,10 +296,8 @@ impl Tenant {
     fn with_balance<R>(&self, source: Source, f: impl FnOnce(&mut Decimal) -> R) -> Option<R> {
         match source {
             Source::Account(i) => {
-                let mut b = self.balances[i as usize]
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner());
-                Some(f(&mut b))
+                let mut accounts = self.balances.write();
+                Some(f(&mut accounts[i as usize]))
             }
             Source::Wallet(w, _) => self.wallets.get_mut(&w).map(|mut w| f(&mut w.balance)),
         }

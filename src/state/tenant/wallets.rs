@@ -193,9 +193,8 @@ impl Tenant {
             },
         };
         let success = {
-            let mut account = self.balances[funding]
-                .write()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut accounts = self.balances.write();
+            let account = &mut accounts[funding];
             match self.wallets.get_mut(&wallet_id) {
                 Some(mut w)
                     if w.balance >= req.amount && account.checked_add(req.amount).is_some() =>
