@@ -6,6 +6,7 @@
 //! fit the currency's precision. Responses write the normalised decimal text as a JSON number.
 
 use std::fmt;
+use std::ops::{Div, Rem};
 use std::str::FromStr;
 
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -65,75 +66,72 @@ impl Serialize for RawNumber<'_> {
 }
 
 /// A decimal's normalised text (what `d.normalize().to_string()` prints: no exponent, no
-/// trailing zeros) in a stack buffer, written digit by digit: amounts are in most answers, and
-/// the formatter machinery behind `Display` cost several times more.
+/// trailing zeros) in a stack buffer, written digit by digit from the right: amounts are in most
+/// answers, and the formatter machinery behind `Display` cost several times more. Trailing zeros
+/// are dropped in 64-bit arithmetic when the mantissa fits (every realistic amount), not by
+/// `Decimal::normalize`'s 96-bit divisions.
 pub struct DecimalText {
     bytes: [u8; 64],
-    len: usize,
+    start: usize,
 }
 
 impl DecimalText {
     pub fn new(d: Decimal) -> Self {
-        let d = d.normalize();
-        let scale = d.scale() as usize;
-        let mantissa = d.mantissa();
-        // The digits, least significant first (a 96-bit mantissa has at most 29).
-        let mut digits = [0u8; 40];
-        let mut n = 0;
-        let mut v = mantissa.unsigned_abs();
-        if let Ok(mut small) = u64::try_from(v) {
-            loop {
-                digits[n] = b'0' + (small % 10) as u8;
-                small /= 10;
-                n += 1;
-                if small == 0 {
-                    break;
-                }
-            }
-        } else {
-            while v > 0 && n < digits.len() {
-                digits[n] = b'0' + (v % 10) as u8;
-                v /= 10;
-                n += 1;
-            }
-        }
         let mut out = DecimalText {
             bytes: [0; 64],
-            len: 0,
+            start: 64,
         };
-        if mantissa < 0 {
-            out.push(b'-');
+        let magnitude = d.mantissa().unsigned_abs();
+        let scale = d.scale() as usize;
+        match u64::try_from(magnitude) {
+            Ok(small) => out.digits(small, scale),
+            Err(_) => out.digits(magnitude, scale),
         }
-        if scale >= n {
-            out.push(b'0');
-            out.push(b'.');
-            for _ in n..scale {
-                out.push(b'0');
-            }
-            for i in (0..n).rev() {
-                out.push(digits[i]);
-            }
-        } else {
-            for i in (0..n).rev() {
-                out.push(digits[i]);
-                if i == scale && scale > 0 {
-                    out.push(b'.');
-                }
-            }
+        // `-0` (a zero mantissa) prints as `0`, as `normalize` makes it.
+        if d.mantissa() < 0 {
+            out.push(b'-');
         }
         out
     }
 
+    /// Writes `v / 10^scale` without trailing zeros (at least one digit before the point).
+    fn digits<T>(&mut self, mut v: T, mut scale: usize)
+    where
+        T: Copy + PartialEq + From<u8> + TryInto<u8> + Rem<Output = T> + Div<Output = T>,
+    {
+        let (zero, ten) = (T::from(0), T::from(10));
+        if v == zero {
+            self.push(b'0');
+            return;
+        }
+        while scale > 0 && v % ten == zero {
+            v = v / ten;
+            scale -= 1;
+        }
+        let mut written = 0;
+        loop {
+            if written == scale && scale > 0 {
+                self.push(b'.');
+            }
+            self.push(b'0' + (v % ten).try_into().unwrap_or(0));
+            v = v / ten;
+            written += 1;
+            if v == zero && written > scale {
+                break;
+            }
+        }
+    }
+
     fn push(&mut self, b: u8) {
         // At most a sign, 29 digits, a point and 28 leading zeros: 59 < 64.
-        if let Some(slot) = self.bytes.get_mut(self.len) {
-            *slot = b;
-            self.len += 1;
+        if self.start > 0 {
+            self.start -= 1;
+            self.bytes[self.start] = b;
         }
     }
 
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("0")
+        std::str::from_utf8(&self.bytes[self.start..]).unwrap_or("0")
     }
 }
 
