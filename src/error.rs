@@ -152,11 +152,6 @@ pub struct ErrorDetail<'a> {
     details: &'a [String],
 }
 
-/// The body of an answer, kept in its extensions for the request journal (a reference count,
-/// not a copy).
-#[derive(Clone)]
-pub struct AnswerBody(pub axum::body::Bytes);
-
 /// Marks an answer a scenario forced (a fault), which strict mode does not count against the
 /// client.
 #[derive(Clone, Copy)]
@@ -205,10 +200,9 @@ impl IntoResponse for ApiError {
             exception,
             errors,
         };
-        let bytes =
-            axum::body::Bytes::from(serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec()));
-        let mut response = (status, bytes.clone()).into_response();
-        response.extensions_mut().insert(AnswerBody(bytes));
+        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        crate::state::journal::note_answer(&bytes);
+        let mut response = (status, axum::body::Bytes::from(bytes)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

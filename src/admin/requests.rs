@@ -85,10 +85,10 @@ pub async fn long_poll<T>(wait: Duration, mut look: impl FnMut() -> Option<T>) -
 pub fn error_with(err: ApiError, extra: Vec<(&str, Value)>) -> Response {
     let response = err.into_response();
     let status = response.status();
-    let Some(body) = response
-        .extensions()
-        .get::<crate::error::AnswerBody>()
-        .and_then(|b| serde_json::from_slice::<Map<String, Value>>(&b.0).ok())
+    // The error's body, as it noted it for the journal (an admin answer is not journaled).
+    let Some(body) = crate::state::journal::take_answer()
+        .filter(|b| !b.truncated())
+        .and_then(|b| serde_json::from_slice::<Map<String, Value>>(&b.bytes).ok())
     else {
         return response;
     };

@@ -27,6 +27,17 @@ use crate::limits;
 #[derive(Clone, Default)]
 pub struct BodyTap(pub Arc<std::sync::OnceLock<crate::state::journal::Body>>);
 
+impl BodyTap {
+    /// The body read, if any: taken when this is the last handle (the request is gone by
+    /// the time its answer is journaled), else copied.
+    pub fn take(self) -> Option<crate::state::journal::Body> {
+        match Arc::try_unwrap(self.0) {
+            Ok(cell) => cell.into_inner(),
+            Err(shared) => shared.get().cloned(),
+        }
+    }
+}
+
 /// Reads a request's body ([`collect`]) and leaves its first bytes for the journal, if the
 /// request carries a [`BodyTap`]: how every reader of a MassPay request's body reads it.
 pub async fn read_request_body(

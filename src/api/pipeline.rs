@@ -103,7 +103,16 @@ where
                 }
             })
             .await;
-            journal.record(&response);
+            // This way may sleep (a scenario's latency) between writing an answer and returning
+            // it: the answer's body is read here rather than taken from what the thread noted.
+            crate::state::journal::forget_answer();
+            let (parts, body) = response.into_parts();
+            let bytes = super::body::collect(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let response = Response::from_parts(parts, axum::body::Body::from(bytes.clone()));
+            let kept = (!bytes.is_empty()).then(|| crate::state::journal::Body::keep(&bytes));
+            journal.record_with(&response, kept);
             Ok(response)
         }))
     }
@@ -130,6 +139,9 @@ where
         match &mut *self {
             PipelineFuture::Ready(r) => Pin::new(r).poll(cx).map(Ok),
             PipelineFuture::Direct { inner, journal } => {
+                if journal.is_some() {
+                    crate::state::journal::forget_answer();
+                }
                 let Poll::Ready(Ok(response)) = Pin::new(inner).poll(cx) else {
                     return Poll::Pending;
                 };
@@ -206,13 +218,21 @@ impl JournalNote {
         }
     }
 
+    /// Journals the request with `response`, whose body this thread noted in the poll that
+    /// produced it ([`crate::state::journal::note_answer`]).
     pub(super) fn record(self, response: &Response) {
+        let answer = crate::state::journal::take_answer();
+        self.record_with(response, answer);
+    }
+
+    /// Journals the request with `response`, whose body is `response_body`.
+    pub(super) fn record_with(
+        self,
+        response: &Response,
+        response_body: Option<crate::state::journal::Body>,
+    ) {
         let at = self.tenant.now();
-        let request_body = self.tap.and_then(|t| t.0.get().cloned());
-        let response_body = response
-            .extensions()
-            .get::<crate::error::AnswerBody>()
-            .map(|b| crate::state::journal::Body::share(&b.0));
+        let request_body = self.tap.and_then(BodyTap::take);
         self.tenant.journal.record(
             crate::state::journal::JournalEntry {
                 seq: 0,
