@@ -157,9 +157,7 @@ thread_local! {
 
 /// An empty buffer: a recycled one if this thread has one.
 fn spare_buffer() -> Vec<u8> {
-    SPARE
-        .with(|s| s.borrow_mut().pop())
-        .unwrap_or_default()
+    SPARE.with(|s| s.borrow_mut().pop()).unwrap_or_default()
 }
 
 /// Keeps `entry`'s buffers for this thread's next entries.
