@@ -11,14 +11,14 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use axum::body::{Body, Bytes};
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
+use super::gate::{Gate, Pass};
 use crate::error::ApiError;
 use crate::limits;
 
@@ -61,8 +61,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// Bytes of request bodies being buffered at once, across every connection. A body reserves
 /// its announced length (its route's limit when chunked) when it is first read; a body that
 /// cannot get its share within its deadline is a 503.
-static BUDGET: LazyLock<Arc<Semaphore>> =
-    LazyLock::new(|| Arc::new(Semaphore::new(limits::BODY_BUFFER_BUDGET)));
+static BUDGET: Gate = Gate::new(limits::BODY_BUFFER_BUDGET);
 
 /// The limit of the operation at `path`: the two ID uploads take base64 images, every other
 /// operation [`BODY_LIMIT`].
@@ -145,7 +144,7 @@ pub struct GuardedBody {
     seen: usize,
     /// Bytes to reserve from the budget at the first read.
     reserve: usize,
-    permit: Option<OwnedSemaphorePermit>,
+    permit: Option<Pass>,
     waiting: Option<Acquire>,
     deadline: Instant,
     timer: Option<Pin<Box<Sleep>>>,
@@ -173,7 +172,7 @@ pub fn guard(body: Body, limit: usize, announced: Option<u64>) -> (Body, Consume
     (Body::new(guarded), consumed)
 }
 
-type Acquire = Pin<Box<dyn Future<Output = Option<OwnedSemaphorePermit>> + Send>>;
+type Acquire = Pin<Box<dyn Future<Output = Option<Pass>> + Send>>;
 
 impl GuardedBody {
     /// The budget share, reserved at the first read (an unread body never takes any).
@@ -181,20 +180,15 @@ impl GuardedBody {
         if self.permit.is_some() || self.reserve == 0 {
             return Poll::Ready(Ok(()));
         }
-        let n = u32::try_from(self.reserve).unwrap_or(u32::MAX);
+        let n = self.reserve;
         let waiting = match &mut self.waiting {
             Some(w) => w,
-            None => match Arc::clone(&BUDGET).try_acquire_many_owned(n) {
-                Ok(p) => {
+            None => match BUDGET.try_take(n) {
+                Some(p) => {
                     self.permit = Some(p);
                     return Poll::Ready(Ok(()));
                 }
-                Err(_) => {
-                    let budget = Arc::clone(&BUDGET);
-                    self.waiting.insert(Box::pin(
-                        async move { budget.acquire_many_owned(n).await.ok() },
-                    ))
-                }
+                None => self.waiting.insert(Box::pin(BUDGET.take(n))),
             },
         };
         match waiting.as_mut().poll(cx) {

@@ -13,7 +13,6 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use tokio::sync::Semaphore;
 use tower::{Service, ServiceExt as _};
 
 use crate::error::ApiError;
@@ -28,7 +27,6 @@ use super::*;
 #[derive(Clone)]
 pub struct Edge {
     pub(super) router: Router,
-    pub(super) slots: Arc<Semaphore>,
     /// The connection this edge serves (see [`Edge::for_connection`]); `None` in tests that
     /// call the service directly.
     pub(super) activity: Option<Arc<ConnActivity>>,
@@ -123,7 +121,6 @@ impl Edge {
         let activity = Arc::new(ConnActivity::new());
         let edge = Edge {
             router: self.router.clone(),
-            slots: Arc::clone(&self.slots),
             activity: Some(Arc::clone(&activity)),
         };
         (edge, activity)
@@ -153,7 +150,7 @@ impl Edge {
         } else {
             (req, None)
         };
-        let slot = Arc::clone(&self.slots).try_acquire_owned().ok();
+        let slot = IN_FLIGHT.try_take(1);
         let inner = match slot {
             // The common case: a free slot. Routing happens here and the route's own future is
             // polled directly (no extra boxed future to fill).
@@ -165,9 +162,9 @@ impl Edge {
                 }
             }
             None => {
-                let (slots, router) = (Arc::clone(&self.slots), self.router.clone());
+                let router = self.router.clone();
                 EdgeInner::Boxed(Box::pin(async move {
-                    let _slot = slots.acquire_owned().await;
+                    let _slot = IN_FLIGHT.take(1).await;
                     answer(router, req).await
                 }))
             }
@@ -198,7 +195,7 @@ pub struct EdgeFuture {
     body: Option<body::Consumed>,
     /// The connection's activity: the request ends when this future is dropped.
     activity: Option<Arc<ConnActivity>>,
-    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    _slot: Option<super::gate::Pass>,
 }
 
 impl Drop for EdgeFuture {
@@ -324,6 +321,9 @@ fn cors_preflight(req: &Request) -> Option<Response> {
 
 /// Requests handled at once; more wait for a slot (bounded work under a flood of connections).
 pub const MAX_IN_FLIGHT: usize = 4096;
+
+/// The slots of [`MAX_IN_FLIGHT`], shared by every sandbox in the process.
+static IN_FLIGHT: super::gate::Gate = super::gate::Gate::new(MAX_IN_FLIGHT);
 
 /// The last resort: a panic in a handler becomes a logged 500 in MassPay's shape. Tests prove no
 /// input reaches it.

@@ -12,6 +12,7 @@ pub mod body;
 mod catalog;
 mod edge;
 pub mod extract;
+mod gate;
 mod history;
 pub mod idempotency_layer;
 mod load;
@@ -39,7 +40,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
 use crate::state::Store;
@@ -164,7 +164,6 @@ pub fn app(state: AppState) -> Edge {
         .with_state(state);
     Edge {
         router,
-        slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         activity: None,
     }
 }
