@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::Router;
+use axum::{Extension, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -15,17 +15,22 @@ use crate::clock;
 use crate::domain::money::{decimal_from_json_text, fits_precision};
 use crate::domain::token;
 use crate::error::{ApiError, ApiResult};
+use crate::limits::MAX_LONG_POLLS;
 use crate::state::Tenant;
 use crate::webhook::TenantWebhooks;
 use std::sync::Arc;
 
 pub mod doc;
+mod long_poll;
 mod requests;
 mod snapshots;
 
-pub use requests::{long_poll, parse_wait};
+pub use long_poll::{long_poll, parse_wait, LongPolls};
 
+/// The admin API of one sandbox: its long polls share one cap ([`MAX_LONG_POLLS`]) across all
+/// tenants.
 pub fn router() -> Router<AppState> {
+    let polls = LongPolls::new(MAX_LONG_POLLS);
     Router::new()
         .route("/_sandbox/reset", post(reset))
         .route("/_sandbox/state", get(state))
@@ -33,13 +38,16 @@ pub fn router() -> Router<AppState> {
         .route("/_sandbox/clock", get(clock_now))
         .route("/_sandbox/clock/advance", post(advance))
         .route("/_sandbox/webhook", put(subscribe).delete(unsubscribe))
-        .route("/_sandbox/webhooks", get(webhook_log))
+        .route(
+            "/_sandbox/webhooks",
+            get(webhook_log).layer(Extension(Arc::clone(&polls))),
+        )
         .route("/_sandbox/webhooks/{id}/resend", post(resend))
         .route(
             "/_sandbox/scenario",
             put(activate_scenarios).delete(deactivate_scenarios),
         )
-        .merge(requests::routes())
+        .merge(requests::routes(&polls))
         .merge(snapshots::routes())
         .route("/_sandbox/scenarios", get(list_scenarios))
 }
@@ -327,6 +335,7 @@ struct WebhookQuery {
 /// `GET /_sandbox/webhooks`: the delivery log, oldest first, filtered; with `wait`, a long poll
 /// for at least one matching delivery (408 at the deadline, with the deliveries seen).
 async fn webhook_log(
+    Extension(polls): Extension<Arc<LongPolls>>,
     TenantCtx(tenant): TenantCtx,
     Query(q): Query<WebhookQuery>,
 ) -> ApiResult<Response> {
@@ -352,7 +361,7 @@ async fn webhook_log(
     let Some(wait) = q.wait.as_deref().map(parse_wait).transpose()? else {
         return Ok(json(&select()));
     };
-    match long_poll(wait, || Some(select()).filter(|v| !v.is_empty())).await {
+    match long_poll(&polls, wait, || Some(select()).filter(|v| !v.is_empty())).await? {
         Some(found) => Ok(json(&found)),
         None => Ok(requests::error_with(
             ApiError::WaitedInVain(format!(

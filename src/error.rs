@@ -41,6 +41,10 @@ pub enum ApiError {
     Unavailable(String),
     #[error("too many requests")]
     TooManyRequests { retry_after_seconds: u32 },
+    /// 429 with a reason and `Retry-After: 1`: a sandbox limit on work waiting at once (long
+    /// polls) is reached; the request is refused at once rather than queued.
+    #[error("too many waiting: {0}")]
+    TooManyWaiting(String),
     #[error("internal error: {0}")]
     Internal(String),
     /// Any other error status, injected by a scenario.
@@ -84,7 +88,9 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::TooManyWaiting(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Injected { status, .. } => *status,
@@ -180,6 +186,7 @@ impl IntoResponse for ApiError {
             | ApiError::NotFound(d)
             | ApiError::Conflict(d)
             | ApiError::WaitedInVain(d)
+            | ApiError::TooManyWaiting(d)
             | ApiError::Unprocessable(d)
             | ApiError::Unavailable(d)
             | ApiError::Internal(d)
@@ -207,13 +214,17 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let ApiError::TooManyRequests {
-            retry_after_seconds,
-        } = self
-        {
+        let retry_after = match self {
+            ApiError::TooManyRequests {
+                retry_after_seconds,
+            } => Some(retry_after_seconds),
+            ApiError::TooManyWaiting(_) => Some(1),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -118,14 +118,27 @@ pub const MAX_OTHER_OBJECTS_PER_TENANT: usize = 1_000_000;
 /// Sub-accounts one tenant creates at most (each is also an API key, hence a tenant).
 pub const MAX_SUBACCOUNTS_PER_TENANT: usize = 10_000;
 
-/// Named snapshots a tenant keeps at most (`POST /_sandbox/snapshots`); one more is a 422 naming
-/// the limit (saving under an existing name replaces it and is always allowed). A snapshot shares
-/// the tenant's payouts and users and copies the rest, so this bounds what they hold to about
-/// 100 × the tenant's own size beyond them.
-pub const MAX_SNAPSHOTS_PER_TENANT: usize = 100;
+/// Named snapshots a tenant keeps at most (`POST /_sandbox/snapshots`, SPEC §9); one more is a
+/// 422 naming the limit (saving under an existing name replaces it and is always allowed). A
+/// snapshot shares the tenant's payouts and users and copies the rest, so this bounds what they
+/// hold to about 16 × the tenant's own size beyond them.
+pub const MAX_SNAPSHOTS_PER_TENANT: usize = 16;
 
-/// A snapshot's name: 1 to this many visible ASCII characters, `/` excepted.
-pub const MAX_SNAPSHOT_NAME_LEN: usize = 100;
+/// A snapshot's name: 1 to this many characters of `[A-Za-z0-9_.-]` (SPEC §6c), so it is one
+/// path segment of `/_sandbox/snapshots/{name}` as it is, with nothing to escape.
+pub const MAX_SNAPSHOT_NAME_LEN: usize = 64;
+
+// ----- long polls ---------------------------------------------------------------------------------
+
+/// The longest a long poll (`?wait=` on `GET /_sandbox/requests` and `GET /_sandbox/webhooks`)
+/// waits; a longer `wait` is a 400 naming it.
+pub const MAX_LONG_POLL_WAIT: Duration = Duration::from_secs(30);
+
+/// Long polls waiting at once, across all tenants of a sandbox: each holds its request (and its
+/// connection) and looks again every 20 ms until it answers. One more is answered at once with a
+/// 429 saying so (`Retry-After: 1`), never queued; a poll frees its place however it ends (an
+/// answer, its deadline, or its client going away).
+pub const MAX_LONG_POLLS: usize = 256;
 
 #[cfg(test)]
 mod tests {

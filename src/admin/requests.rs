@@ -1,12 +1,12 @@
 //! What a test checks of the requests its client sent: the journal (filtered, or waited for),
 //! request matchers (count, find), expectations with near misses, and strict mode.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::Router;
+use axum::{Extension, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -18,9 +18,18 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::journal::{self, Expectation, JournalEntry, Matcher, EXPECTATIONS_CAP};
 use crate::state::Tenant;
 
-pub fn routes() -> Router<AppState> {
+use super::long_poll::{long_poll, parse_wait, LongPolls};
+
+/// The admin calls on the journal; `polls` counts the long polls of this sandbox (shared with
+/// `GET /_sandbox/webhooks`).
+pub fn routes(polls: &Arc<LongPolls>) -> Router<AppState> {
     Router::new()
-        .route("/_sandbox/requests", get(requests).delete(clear_requests))
+        .route(
+            "/_sandbox/requests",
+            get(requests)
+                .layer(Extension(Arc::clone(polls)))
+                .delete(clear_requests),
+        )
         .route("/_sandbox/requests/count", post(count))
         .route("/_sandbox/requests/find", post(find))
         .route("/_sandbox/requests/unexpected", get(unexpected))
@@ -32,53 +41,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/_sandbox/expectations/verify", post(verify))
         .route("/_sandbox/strict", put(set_strict).get(strict))
-}
-
-/// The longest a long poll (`?wait=`) waits.
-pub const MAX_WAIT: Duration = Duration::from_secs(60);
-
-/// How often a long poll looks again.
-const POLL_EVERY: Duration = Duration::from_millis(20);
-
-/// `wait=5s`, `wait=500ms`, `wait=2` (seconds), `wait=1.5s`; at most [`MAX_WAIT`].
-pub fn parse_wait(text: &str) -> ApiResult<Duration> {
-    let t = text.trim();
-    let (number, unit_ms) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1000.0)
-    } else {
-        (t, 1000.0)
-    };
-    let ms = number
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|n| n.is_finite() && *n >= 0.0)
-        .map(|n| n * unit_ms)
-        .filter(|ms| *ms <= MAX_WAIT.as_millis() as f64)
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "wait must be a duration such as 5s, 500ms or 2 (seconds), at most {} s",
-                MAX_WAIT.as_secs()
-            ))
-        })?;
-    Ok(Duration::from_millis(ms.round() as u64))
-}
-
-/// Calls `look` until it finds something or `wait` passes; `None` at the deadline.
-pub async fn long_poll<T>(wait: Duration, mut look: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        if let Some(found) = look() {
-            return Some(found);
-        }
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return None;
-        }
-        tokio::time::sleep(POLL_EVERY.min(deadline - now)).await;
-    }
 }
 
 /// An error answer with more fields beside MassPay's error shape (what a failed check saw).
@@ -178,6 +140,7 @@ struct JournalQuery {
 /// `GET /_sandbox/requests`: the journal, oldest first, filtered by method, path (substring),
 /// operation and status; with `wait`, a long poll for at least one matching entry.
 async fn requests(
+    Extension(polls): Extension<Arc<LongPolls>>,
     TenantCtx(tenant): TenantCtx,
     Query(q): Query<JournalQuery>,
 ) -> ApiResult<Response> {
@@ -200,7 +163,7 @@ async fn requests(
     let Some(wait) = q.wait.as_deref().map(parse_wait).transpose()? else {
         return Ok(json(&views(&select())));
     };
-    match long_poll(wait, || Some(select()).filter(|v| !v.is_empty())).await {
+    match long_poll(&polls, wait, || Some(select()).filter(|v| !v.is_empty())).await? {
         Some(found) => Ok(json(&views(&found))),
         None => {
             let seen = tenant.journal.list(None, None);
@@ -450,20 +413,4 @@ async fn strict(
     json(&StrictView {
         strict: strict_of(&app, &tenant),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn waits_read_every_form() {
-        assert_eq!(parse_wait("5s").unwrap(), Duration::from_secs(5));
-        assert_eq!(parse_wait("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_wait("2").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_wait("1.5s").unwrap(), Duration::from_millis(1500));
-        assert!(parse_wait("61s").is_err());
-        assert!(parse_wait("-1").is_err());
-        assert!(parse_wait("soon").is_err());
-    }
 }

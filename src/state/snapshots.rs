@@ -17,8 +17,8 @@ use crate::limits::{MAX_SNAPSHOTS_PER_TENANT, MAX_SNAPSHOT_NAME_LEN};
 /// A tenant's snapshots by name.
 pub type Named = BTreeMap<String, Arc<TenantSnapshot>>;
 
-/// A snapshot's name, checked: 1–[`MAX_SNAPSHOT_NAME_LEN`] visible ASCII characters, no `/` (it
-/// must fit one path segment of `/_sandbox/snapshots/{name}`).
+/// A snapshot's name, checked: 1–[`MAX_SNAPSHOT_NAME_LEN`] characters of `[A-Za-z0-9_.-]`
+/// (SPEC §6c), one path segment of `/_sandbox/snapshots/{name}` with nothing to escape.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnapshotName(String);
 
@@ -26,12 +26,14 @@ impl SnapshotName {
     pub fn parse(text: &str) -> SimResult<Self> {
         let ok = !text.is_empty()
             && text.len() <= MAX_SNAPSHOT_NAME_LEN
-            && text.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
         if ok {
             Ok(SnapshotName(text.to_string()))
         } else {
             Err(SimError::invalid(format!(
-                "name must be 1 to {MAX_SNAPSHOT_NAME_LEN} visible ASCII characters other than /"
+                "name must be 1 to {MAX_SNAPSHOT_NAME_LEN} characters of [A-Za-z0-9_.-] (letters, digits, _ . -)"
             )))
         }
     }
@@ -145,11 +147,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_visible_ascii_without_a_slash() {
-        for good in ["after-onboarding", "a", "x".repeat(100).as_str(), "v1.2_#3"] {
+    fn names_are_1_to_64_of_letters_digits_underscore_dot_dash() {
+        let longest = "x".repeat(64);
+        for good in [
+            "after-onboarding",
+            "a",
+            longest.as_str(),
+            "v1.2_3",
+            "A-Z.a_z-0.9",
+        ] {
             assert!(SnapshotName::parse(good).is_ok(), "{good:?}");
         }
-        for bad in ["", "a b", "a/b", "é", "x".repeat(101).as_str(), "tab\t"] {
+        let too_long = "x".repeat(65);
+        for bad in [
+            "",
+            "a b",
+            "a/b",
+            "é",
+            too_long.as_str(),
+            "tab\t",
+            "v1#3",
+            "a%2Fb",
+            "a+b",
+            "~",
+        ] {
             assert!(SnapshotName::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -39,7 +39,8 @@ pub const INITIAL_BALANCES: &[(&str, &str)] = &[
     ("LTC", "310.25"),
 ];
 
-/// MassPay's fixed error wording (reference §0.5), and the sandbox's for 413 (SPEC §4b).
+/// MassPay's fixed error wording (reference §0.5), and the sandbox's for 413 (SPEC §4b), 422 and
+/// 429 (README "Errors").
 pub fn error_wording(code: u16) -> (&'static str, Option<&'static str>) {
     match code {
         400 => ("Bad request.", Some("The request was invalid or malformed. Please ensure that the request body conforms to the required format and that all required parameters are included.")),
@@ -47,6 +48,8 @@ pub fn error_wording(code: u16) -> (&'static str, Option<&'static str>) {
         404 => ("Not found.", Some("The requested resource was not found. Please ensure that the URL for the request is correct and that the requested resource exists.")),
         405 => ("Method not allowed.", Some("The HTTP method used for the request is not supported by the MassPay API. Please ensure that you are using the correct HTTP method (e.g., POST) for the specific MassPay API endpoint.")),
         413 => ("Payload too large.", None),
+        422 => ("Unprocessable entity.", Some("The request was well-formed but cannot be processed. Please see Errors for the reason (an Idempotency-Key reused for a different request, or a sandbox limit reached).")),
+        429 => ("Too many requests.", Some("Too many requests were sent in a given amount of time. Please wait before retrying.")),
         other => panic!("no wording known for {other}"),
     }
 }

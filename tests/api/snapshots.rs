@@ -245,7 +245,7 @@ async fn bad_names_and_bodies_are_400s() {
     for name in [
         json!(""),
         json!("has space"),
-        json!("x".repeat(101)),
+        json!("x".repeat(65)),
         json!("ü"),
     ] {
         let a = app
@@ -268,24 +268,24 @@ async fn bad_names_and_bodies_are_400s() {
         400,
     );
     assert_eq!(names(&app).await, Vec::<String>::new());
-    // 100 characters is fine.
-    assert_eq!(save(&app, &"x".repeat(100)).await.status, 201);
+    // 64 characters is fine.
+    assert_eq!(save(&app, &"x".repeat(64)).await.status, 201);
 }
 
 #[tokio::test]
-async fn a_tenant_keeps_at_most_100_snapshots() {
+async fn a_tenant_keeps_at_most_16_snapshots() {
     let app = TestApp::spawn().await;
-    for i in 0..100 {
+    for i in 0..16 {
         assert_eq!(save(&app, &format!("s{i}")).await.status, 201, "s{i}");
     }
     let a = save(&app, "one-more").await;
     assert_eq!(a.status, 422, "{}", a.text);
-    assert!(a.text.contains("100 snapshots"), "{}", a.text);
+    assert!(a.text.contains("16 snapshots"), "{}", a.text);
     // Replacing one is still allowed; after a delete there is room again.
     assert_eq!(save(&app, "s7").await.status, 201);
     assert_eq!(app.delete("/_sandbox/snapshots/s7").await.status, 204);
     assert_eq!(save(&app, "one-more").await.status, 201);
-    assert_eq!(names(&app).await.len(), 100);
+    assert_eq!(names(&app).await.len(), 16);
 }
 
 #[tokio::test]
@@ -355,4 +355,87 @@ async fn snapshots_need_an_api_key() {
         .send_as("", Method::GET, "/_sandbox/snapshots", None)
         .await;
     assert_error(&a, 401);
+}
+
+/// SPEC §9: at most 16 snapshots per tenant. The 17th distinct name is a 422 in MassPay's shape
+/// naming the limit and storing nothing; saving again under any of the 16 names still works.
+#[tokio::test]
+async fn the_17th_distinct_name_is_refused_while_replacing_one_still_works() {
+    let app = TestApp::spawn().await;
+    let other = app.other_tenant();
+    for i in 1..=16 {
+        assert_eq!(save(&app, &format!("n{i:02}")).await.status, 201, "n{i:02}");
+    }
+    let refused = save(&app, "n17").await;
+    assert_mentions(&assert_error(&refused, 422), &["16 snapshots"]);
+    assert_eq!(names(&app).await.len(), 16);
+    assert!(!names(&app).await.contains(&"n17".to_string()));
+    assert_error(&restore(&app, "n17").await, 404);
+
+    // Replacing an existing name is not a 17th snapshot: it takes the tenant's state now.
+    app.create_user().await;
+    for name in ["n01", "n16"] {
+        let a = save(&app, name).await;
+        assert_eq!(a.status, 201, "{}", a.text);
+        assert_eq!(a.body["users"], 1, "{}", a.text);
+    }
+    assert_eq!(names(&app).await.len(), 16);
+    // The cap is per API key: another tenant starts with room for 16.
+    assert_eq!(save(&other, "n17").await.status, 201);
+}
+
+/// SPEC §6c: names are 1–64 characters of `[A-Za-z0-9_.-]`; anything else is a 400 in MassPay's
+/// shape naming the rule, and stores nothing.
+#[tokio::test]
+async fn names_are_1_to_64_characters_of_letters_digits_underscore_dot_dash() {
+    let app = TestApp::spawn().await;
+    let longest = format!("{}-_.x", "aZ9".repeat(20));
+    assert_eq!(longest.len(), 64);
+    for good in [
+        longest.as_str(),
+        "a",
+        "Z",
+        "0",
+        "_",
+        "-",
+        "v1.2_rc-3",
+        "AFTER.onboarding",
+    ] {
+        let a = save(&app, good).await;
+        assert_eq!(a.status, 201, "{good:?}: {}", a.text);
+        assert_eq!(a.body["name"], good, "{}", a.text);
+    }
+    // The longest one restores and drops by its path segment as it is.
+    assert_eq!(restore(&app, &longest).await.status, 200);
+    assert_eq!(
+        app.delete(&format!("/_sandbox/snapshots/{longest}"))
+            .await
+            .status,
+        204
+    );
+    let before = names(&app).await;
+
+    let too_long = "x".repeat(65);
+    for bad in [
+        too_long.as_str(),
+        "",
+        "has space",
+        " lead",
+        "a/b",
+        "é",
+        "caf\u{e9}",
+        "v1#3",
+        "a+b",
+        "a%2Fb",
+        "tab\t",
+        "~home",
+        "a:b",
+    ] {
+        let a = save(&app, bad).await;
+        assert_mentions(
+            &assert_error(&a, 400),
+            &["name must be 1 to 64 characters of [A-Za-z0-9_.-]"],
+        );
+    }
+    assert_eq!(names(&app).await, before, "a refused name stores nothing");
 }

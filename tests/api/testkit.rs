@@ -72,7 +72,9 @@ async fn a_body_over_2_kib_is_kept_cut_and_marked_with_its_whole_size() {
     let e = &j.body[0];
     assert_eq!(e["request_body_truncated"], true, "{}", j.text);
     assert_eq!(e["request_body_size"], sent.len());
-    let kept = e["request_body"].as_str().expect("a cut JSON body is shown as text");
+    let kept = e["request_body"]
+        .as_str()
+        .expect("a cut JSON body is shown as text");
     assert_eq!(kept.len(), 2048);
     assert!(sent.starts_with(kept));
     // The answer is short: kept whole.
@@ -451,4 +453,224 @@ async fn library_mode_expectations_are_checked_on_drop() {
         message.contains("expected exactly 2, matched 1"),
         "{message}"
     );
+}
+
+/// SPEC §9: a long poll waits at most 30 s. `wait=31s` (or 30001ms) is a 400 naming the limit on
+/// both long-poll calls; `wait=30s` is accepted (the filters match at once, so nothing waits).
+#[tokio::test]
+async fn a_long_poll_waits_at_most_30_s() {
+    let app = TestApp::spawn().await;
+    app.put("/_sandbox/webhook", Some(json!({"url": "inbox"})))
+        .await;
+    let (_, payout) = paid_out(&app).await;
+    for path in ["/_sandbox/requests", "/_sandbox/webhooks"] {
+        for wait in ["31s", "30001ms", "31", "60s"] {
+            let a = app.get(&format!("{path}?wait={wait}")).await;
+            assert_mentions(&assert_error(&a, 400), &["at most 30 s"]);
+        }
+    }
+    let t = Instant::now();
+    let a = app
+        .get("/_sandbox/requests?wait=30s&operation=commitPayoutTxn&status=200")
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.body.as_array().unwrap().len(), 1, "{}", a.text);
+    let a = app
+        .get(&format!(
+            "/_sandbox/webhooks?wait=30s&payout_token={payout}&status=COMPLETED"
+        ))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.body.as_array().unwrap().len(), 1, "{}", a.text);
+    let a = app.get("/_sandbox/requests?wait=30000ms&method=PUT").await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+}
+
+/// SPEC §9: a cap on how many long polls wait at once, across all tenants
+/// (`limits::MAX_LONG_POLLS`). With the cap held by two tenants' polls, a third tenant's long
+/// poll is answered at once with a 429 in MassPay's shape saying so (never queued), a call
+/// without `wait` still answers, and once the polls answer their places are free again.
+#[tokio::test]
+async fn long_polls_beyond_the_cap_are_refused_at_once_with_429() {
+    use masspay_sandbox::limits::MAX_LONG_POLLS;
+    let app = TestApp::spawn().await;
+    let tenants = [app.same_tenant(), app.other_tenant()];
+    let third = app.other_tenant();
+    let waiters: Vec<_> = (0..MAX_LONG_POLLS)
+        .map(|i| {
+            let t = tenants[i % 2].same_tenant();
+            tokio::spawn(async move {
+                // A place may be held by the prober below for a moment: try again then.
+                for _ in 0..500 {
+                    let a = t
+                        .get("/_sandbox/requests?wait=25s&operation=getAccountBalance")
+                        .await;
+                    if a.status != StatusCode::TOO_MANY_REQUESTS {
+                        return a;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                panic!("never got a place");
+            })
+        })
+        .collect();
+
+    // Probe from the third tenant until every place is taken.
+    let started = Instant::now();
+    let refused = loop {
+        let t = Instant::now();
+        let a = third.get("/_sandbox/requests?wait=0ms").await;
+        if a.status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(t.elapsed() < Duration::from_secs(2), "answered at once");
+            break a;
+        }
+        assert_eq!(a.status, 408, "{}", a.text);
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the cap was never reached"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let errors = assert_error(&refused, 429);
+    assert_mentions(
+        &errors,
+        &["too many long polls", &MAX_LONG_POLLS.to_string(), "retry"],
+    );
+    assert_eq!(refused.headers["retry-after"], "1");
+    // The webhook log's long poll shares the cap; a call without wait does not take a place.
+    let hooks = third.get("/_sandbox/webhooks?wait=1s").await;
+    assert_error(&hooks, 429);
+    assert_eq!(third.get("/_sandbox/requests").await.status, 200);
+    assert_eq!(third.get("/_sandbox/webhooks").await.status, 200);
+
+    // What they wait for arrives: every poll answers 200 and gives its place back.
+    for t in &tenants {
+        assert_eq!(t.get("/account/balance").await.status, 200);
+    }
+    for w in waiters {
+        let a = w.await.unwrap();
+        assert_eq!(a.status, 200, "{}", a.text);
+    }
+    let a = third.get("/_sandbox/requests?wait=100ms").await;
+    assert_eq!(
+        a.status, 408,
+        "a place again, waited to its deadline: {}",
+        a.text
+    );
+    assert_eq!(third.get("/account/balance").await.status, 200);
+    let a = third
+        .get("/_sandbox/requests?wait=2s&operation=getAccountBalance")
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+}
+
+/// SPEC §6c: expectations and strict mode are per tenant and cleared by `POST /_sandbox/reset`
+/// (strict mode goes back to following `--strict`), and another tenant's are untouched.
+#[tokio::test]
+async fn reset_clears_the_tenants_expectations_and_strict_mode() {
+    let app = TestApp::spawn().await;
+    let other = app.other_tenant();
+    let expected = json!([{"matcher": {"operation": "commitPayoutTxn"}, "times": 1}]);
+    for t in [&app, &other] {
+        let a = t
+            .put("/_sandbox/expectations", Some(expected.clone()))
+            .await;
+        assert_eq!(a.status, 200, "{}", a.text);
+        let s = t
+            .put("/_sandbox/strict", Some(json!({"strict": true})))
+            .await;
+        assert_eq!(s.body["strict"], true, "{}", s.text);
+    }
+    assert_eq!(
+        app.send(Method::POST, "/_sandbox/reset", None).await.status,
+        204
+    );
+
+    let e = app.get("/_sandbox/expectations").await;
+    assert_eq!(e.status, 200, "{}", e.text);
+    assert_eq!(e.body, json!({"expectations": []}), "{}", e.text);
+    let s = app.get("/_sandbox/strict").await;
+    assert_eq!(s.body, json!({"strict": false}), "{}", s.text);
+    // Nothing left to fail verify: no expectation, and a 4xx now is not unexpected.
+    assert_eq!(app.post("/user", json!({})).await.status, 400);
+    let v = app.post("/_sandbox/expectations/verify", json!({})).await;
+    assert_eq!(v.status, 200, "{}", v.text);
+    assert_eq!(
+        app.get("/_sandbox/requests/unexpected").await.body,
+        json!([])
+    );
+
+    // The other tenant keeps both.
+    let e = other.get("/_sandbox/expectations").await;
+    assert_eq!(e.body, json!({"expectations": expected}), "{}", e.text);
+    assert_eq!(other.get("/_sandbox/strict").await.body["strict"], true);
+
+    // With --strict, a reset drops a tenant's "off" and strict mode follows the flag again.
+    let strict = TestApp::spawn_with(Sandbox::builder().strict(true)).await;
+    let s = strict
+        .put("/_sandbox/strict", Some(json!({"strict": false})))
+        .await;
+    assert_eq!(s.body["strict"], false, "{}", s.text);
+    strict.send(Method::POST, "/_sandbox/reset", None).await;
+    assert_eq!(strict.get("/_sandbox/strict").await.body["strict"], true);
+}
+
+/// A long poll whose client goes away (here: a client-side timeout closing the connection)
+/// frees its place at once, not at its own deadline: the cap cannot be held by dead clients.
+#[tokio::test]
+async fn a_long_poll_whose_client_goes_away_frees_its_place() {
+    use masspay_sandbox::limits::MAX_LONG_POLLS;
+    let app = TestApp::spawn().await;
+    let gives_up_after = Duration::from_secs(4);
+    let started = Instant::now();
+    let waiters: Vec<_> = (0..MAX_LONG_POLLS)
+        .map(|_| {
+            let t = app.same_tenant();
+            tokio::spawn(async move {
+                while started.elapsed() < gives_up_after {
+                    let sent = t
+                        .request(Method::GET, "/_sandbox/requests?wait=25s&method=PATCH")
+                        .timeout(gives_up_after.saturating_sub(started.elapsed()))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS => {
+                            tokio::time::sleep(Duration::from_millis(10)).await
+                        }
+                        Ok(r) => panic!("answered {} before its deadline", r.status()),
+                        Err(e) => {
+                            assert!(e.is_timeout(), "{e}");
+                            return;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    // Every place is taken...
+    loop {
+        let a = app.get("/_sandbox/requests?wait=0ms").await;
+        if a.status == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        assert!(
+            started.elapsed() < gives_up_after,
+            "the cap was never reached"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // ...until the clients give up, well before the polls' own 25 s.
+    for w in waiters {
+        w.await.unwrap();
+    }
+    let freed = loop {
+        let a = app.get("/_sandbox/requests?wait=0ms").await;
+        if a.status == 408 {
+            break started.elapsed();
+        }
+        assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.text);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(freed < Duration::from_secs(10), "freed after {freed:?}");
 }
