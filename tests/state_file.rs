@@ -375,6 +375,23 @@ fn a_corrupt_foreign_or_newer_file_refuses_to_start_and_is_left_untouched() {
         &bytes,
         &["corrupt at tenants.stat… (14 bytes).state.payouts"],
     );
+    // A snapshot under a name the API could never have given (nor reach), and more snapshots
+    // than a tenant may keep.
+    let mut v: Value = serde_json::from_slice(&good).unwrap();
+    let state = v["tenants"][KEY]["state"].clone();
+    v["tenants"][KEY]["snapshots"][".."] = state.clone();
+    assert_refused(
+        &serde_json::to_vec(&v).unwrap(),
+        &["snapshot \"..\"", "name must be 1 to 64 characters"],
+    );
+    let mut v: Value = serde_json::from_slice(&good).unwrap();
+    for i in 0..17 {
+        v["tenants"][KEY]["snapshots"][format!("s{i}")] = state.clone();
+    }
+    assert_refused(
+        &serde_json::to_vec(&v).unwrap(),
+        &["snapshots, more than the 16 a tenant may keep"],
+    );
     // Objects of a destination the fixtures do not have.
     let text = String::from_utf8(good.clone()).unwrap();
     let foreign = text.replace(BTC_DESTINATION, "dst_00000000-0000-4000-8000-000000000000");

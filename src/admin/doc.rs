@@ -55,10 +55,10 @@ pub const OPERATIONS: &[AdminOperation] = &[
     op(Method::PUT, "/_sandbox/webhook", "sandboxSubscribeWebhook", "Subscribe a webhook receiver: {url (http://… or inbox), secret}", true, 200),
     op(Method::DELETE, "/_sandbox/webhook", "sandboxUnsubscribeWebhook", "Drop the tenant's webhook subscription", false, 204),
     op(Method::GET, "/_sandbox/webhooks", "sandboxWebhookDeliveries", "The webhook delivery log, filtered; wait=5s long-polls for a match, at most 30 s (408 at the deadline; 429 when 256 long polls already wait)", false, 200)
-        .with_query(&["payout_token", "object_token", "status", "event_type", "state"]),
+        .with_query(&["payout_token", "object_token", "status", "event_type", "state", "wait"]),
     op(Method::POST, "/_sandbox/webhooks/{id}/resend", "sandboxResendWebhook", "Send a logged delivery again", false, 200),
     op(Method::GET, "/_sandbox/requests", "sandboxRequests", "The request journal (bodies and answers included), filtered; wait=5s long-polls for a match, at most 30 s (408 at the deadline; 429 when 256 long polls already wait)", false, 200)
-        .with_query(&["method", "path", "operation", "status"]),
+        .with_query(&["method", "path", "operation", "status", "wait"]),
     op(Method::DELETE, "/_sandbox/requests", "sandboxClearRequests", "Clear the journal and the unexpected list", false, 204),
     op(Method::POST, "/_sandbox/requests/count", "sandboxCountRequests", "How many journaled requests a matcher matches", true, 200),
     op(Method::POST, "/_sandbox/requests/find", "sandboxFindRequests", "The journaled requests a matcher matches", true, 200),

@@ -259,6 +259,10 @@ const ADMIN_ERRORS: &[(&str, &str)] = &[
         "A per-tenant limit (snapshots) is reached, or there is no --state-file to save to.",
     ),
     ("413", "The body is larger than the limit."),
+    (
+        "429",
+        "Too many long polls (wait=) already wait in this sandbox; retry (Retry-After: 1).",
+    ),
 ];
 
 fn build() -> OpenApi {

@@ -20,9 +20,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::snapshots::Named;
+use super::snapshots::{Named, SnapshotName};
 use super::{CatalogRemap, Store, TenantSnapshot};
 use crate::domain::catalog::Catalog;
+use crate::limits::MAX_SNAPSHOTS_PER_TENANT;
 
 /// What `kind` says in every state file.
 pub const KIND: &str = "masspay-sandbox-state";
@@ -340,8 +341,16 @@ impl Store {
             let hint = key_hint(&key);
             fit(&mut t.state, &format!("tenant {hint}"))?;
             let mut named = Named::new();
+            if t.snapshots.len() > MAX_SNAPSHOTS_PER_TENANT {
+                return Err(refuse(format!(
+                    "tenant {hint} keeps {} snapshots, more than the {MAX_SNAPSHOTS_PER_TENANT} a tenant may keep",
+                    t.snapshots.len()
+                )));
+            }
             for (name, mut snap) in t.snapshots {
-                fit(&mut snap, &format!("snapshot {name:?} of tenant {hint}"))?;
+                let what = format!("snapshot {name:?} of tenant {hint}");
+                SnapshotName::parse(&name).map_err(|e| refuse(format!("{what}: {e}")))?;
+                fit(&mut snap, &what)?;
                 named.insert(name, Arc::new(snap));
             }
             tenants.push((key, t.state, named));

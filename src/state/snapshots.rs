@@ -18,7 +18,9 @@ use crate::limits::{MAX_SNAPSHOTS_PER_TENANT, MAX_SNAPSHOT_NAME_LEN};
 pub type Named = BTreeMap<String, Arc<TenantSnapshot>>;
 
 /// A snapshot's name, checked: 1–[`MAX_SNAPSHOT_NAME_LEN`] characters of `[A-Za-z0-9_.-]`
-/// (SPEC §6c), one path segment of `/_sandbox/snapshots/{name}` with nothing to escape.
+/// (SPEC §6c), one path segment of `/_sandbox/snapshots/{name}` with nothing to escape. Not
+/// `.` or `..` (nor any name of dots only): clients and proxies rewrite those segments, so such
+/// a snapshot could be saved but never restored or deleted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnapshotName(String);
 
@@ -28,12 +30,13 @@ impl SnapshotName {
             && text.len() <= MAX_SNAPSHOT_NAME_LEN
             && text
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+            && text.bytes().any(|b| b != b'.');
         if ok {
             Ok(SnapshotName(text.to_string()))
         } else {
             Err(SimError::invalid(format!(
-                "name must be 1 to {MAX_SNAPSHOT_NAME_LEN} characters of [A-Za-z0-9_.-] (letters, digits, _ . -)"
+                "name must be 1 to {MAX_SNAPSHOT_NAME_LEN} characters of [A-Za-z0-9_.-] (letters, digits, _ . -), not dots only"
             )))
         }
     }
@@ -155,6 +158,8 @@ mod tests {
             longest.as_str(),
             "v1.2_3",
             "A-Z.a_z-0.9",
+            ".hidden",
+            "a..b",
         ] {
             assert!(SnapshotName::parse(good).is_ok(), "{good:?}");
         }
@@ -170,6 +175,9 @@ mod tests {
             "a%2Fb",
             "a+b",
             "~",
+            ".",
+            "..",
+            "...",
         ] {
             assert!(SnapshotName::parse(bad).is_err(), "{bad:?}");
         }
