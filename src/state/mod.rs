@@ -8,8 +8,10 @@ pub mod snapshots;
 pub mod sweep;
 mod tenant;
 
+use std::cell::RefCell;
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use hash::ClientKeyMap;
 
@@ -47,6 +49,23 @@ pub struct Store {
     state_file: Option<std::path::PathBuf>,
     /// One save of the state file at a time.
     save_lock: std::sync::Mutex<()>,
+    /// Counts the times a tenant was replaced (reset, restore): a thread's remembered tenant
+    /// ([`LAST_TENANT`]) is trusted only while this has not moved.
+    replaced: AtomicU64,
+}
+
+/// The tenant this thread looked up last: requests of one API key (a test suite's, wrk's) find
+/// it without the map's shard lock, a word every request on that key would otherwise write and
+/// pass between the runtime's threads. A weak handle: it keeps no dropped tenant alive.
+struct LastTenant {
+    store: usize,
+    replaced: u64,
+    key: Box<str>,
+    tenant: Weak<Tenant>,
+}
+
+thread_local! {
+    static LAST_TENANT: RefCell<Option<LastTenant>> = const { RefCell::new(None) };
 }
 
 /// Why an API key gets no tenant.
@@ -83,6 +102,7 @@ impl Store {
             seeded: None,
             state_file: None,
             save_lock: std::sync::Mutex::new(()),
+            replaced: AtomicU64::new(0),
         }
     }
 
@@ -111,19 +131,46 @@ impl Store {
                 return Err(Refused::Key);
             }
         }
+        let replaced = self.replaced.load(Ordering::Acquire);
+        let me = self as *const Store as usize;
+        let remembered = LAST_TENANT.with(|l| {
+            let l = l.borrow();
+            let last = l.as_ref()?;
+            (last.store == me && last.replaced == replaced && *last.key == *key)
+                .then(|| last.tenant.upgrade())
+                .flatten()
+        });
+        if let Some(t) = remembered {
+            return Ok(t);
+        }
+        let remember = |t: &Arc<Tenant>| {
+            LAST_TENANT.with(|l| {
+                *l.borrow_mut() = Some(LastTenant {
+                    store: me,
+                    replaced,
+                    key: key.into(),
+                    tenant: Arc::downgrade(t),
+                })
+            })
+        };
         if let Some(t) = self.tenants.get(key) {
-            return Ok(Arc::clone(&t));
+            let t = Arc::clone(&t);
+            remember(&t);
+            return Ok(t);
         }
         // Counted before the insert: under a race of new keys the cap may be passed by a few
         // (one per concurrent creator), never by an unbounded number.
         if self.tenants.len() >= self.max_tenants {
             return Err(Refused::Full(self.max_tenants));
         }
-        let entry = self
-            .tenants
-            .entry(key.into())
-            .or_insert_with(|| Arc::new(self.fresh_tenant(key)));
-        Ok(Arc::clone(&entry))
+        let t = Arc::clone(
+            &self
+                .tenants
+                .entry(key.into())
+                .or_insert_with(|| Arc::new(self.fresh_tenant(key))),
+        );
+        remember(&t);
+        Ok(t)
     }
 
     /// Accepts a key the sandbox issued (a sub-account's), whatever `--api-key` says.
@@ -145,6 +192,7 @@ impl Store {
     pub fn reset(&self, key: &str) {
         self.tenants
             .insert(key.into(), Arc::new(self.fresh_tenant(key)));
+        self.replaced.fetch_add(1, Ordering::Release);
     }
 
     /// Every new tenant (and every reset) starts with `seed`, checked beforehand (see
@@ -180,5 +228,28 @@ impl Store {
         }
         t.events = self.sinks.for_tenant();
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sweep::test_support::store;
+    use super::*;
+
+    #[test]
+    fn a_reset_or_restored_tenant_is_never_served_from_a_threads_memory() {
+        let s = store();
+        let first = s.tenant("k").expect("tenant");
+        assert!(Arc::ptr_eq(&first, &s.tenant("k").expect("again")));
+        s.reset("k");
+        let reset = s.tenant("k").expect("after reset");
+        assert!(!Arc::ptr_eq(&first, &reset), "the reset replaced it");
+        s.restore("k", &first.snapshot());
+        let restored = s.tenant("k").expect("after restore");
+        assert!(!Arc::ptr_eq(&reset, &restored), "the restore replaced it");
+        // Another store on this thread, same key: its own tenant.
+        let other = store();
+        assert!(!Arc::ptr_eq(&restored, &other.tenant("k").expect("other")));
+        assert!(Arc::ptr_eq(&restored, &s.tenant("k").expect("back")));
     }
 }

@@ -138,6 +138,8 @@ impl Store {
             tenant.journal.copy_from(&old.journal);
         }
         self.tenants.insert(key.into(), Arc::new(tenant));
+        self.replaced
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 }
 
