@@ -29,20 +29,27 @@ pub(super) fn spare_buffer() -> Vec<u8> {
 
 /// Keeps `entry`'s buffers for this thread's next entries.
 pub(super) fn recycle(entry: JournalEntry) {
-    SPARE.with(|s| {
-        let mut spare = s.borrow_mut();
-        let buffers = [
-            Some(entry.text.text.into_bytes()),
-            entry.request_body.map(|b| b.bytes),
-            entry.response_body.map(|b| b.bytes),
-        ];
-        for mut b in buffers.into_iter().flatten() {
-            if spare.len() < SPARE_BUFFERS && (1..=SPARE_CAPACITY).contains(&b.capacity()) {
+    let buffers = [
+        Some(entry.text.text.into_bytes()),
+        entry.request_body.map(|b| b.bytes),
+        entry.response_body.map(|b| b.bytes),
+    ];
+    for b in buffers.into_iter().flatten() {
+        keep_spare(b);
+    }
+}
+
+/// Keeps one buffer for this thread's next entries, if the pool has room and it is not too large.
+fn keep_spare(mut b: Vec<u8>) {
+    if (1..=SPARE_CAPACITY).contains(&b.capacity()) {
+        SPARE.with(|s| {
+            let mut spare = s.borrow_mut();
+            if spare.len() < SPARE_BUFFERS {
                 b.clear();
                 spare.push(b);
             }
-        }
-    });
+        });
+    }
 }
 
 /// Notes the body of the answer this thread is writing, for the journal entry of the request
@@ -52,7 +59,7 @@ pub(super) fn recycle(entry: JournalEntry) {
 pub fn note_answer(body: &[u8]) {
     let kept = Body::keep(body);
     if let Some(old) = ANSWER.with(|a| a.borrow_mut().replace(kept)) {
-        recycle_body(old);
+        keep_spare(old.bytes);
     }
 }
 
@@ -65,13 +72,6 @@ pub fn take_answer() -> Option<Body> {
 /// so an answer written for another request is never taken for this one).
 pub fn forget_answer() {
     if let Some(old) = take_answer() {
-        recycle_body(old);
+        keep_spare(old.bytes);
     }
-}
-
-fn recycle_body(b: Body) {
-    recycle(JournalEntry {
-        request_body: Some(b),
-        ..JournalEntry::default()
-    });
 }
