@@ -38,7 +38,6 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -153,11 +152,12 @@ pub fn app(state: AppState) -> Edge {
         state: state.clone(),
         operation: None,
     });
-    let router = Router::new()
+    // The few other routes go into the MassPay router, not the other way round: `merge` inserts
+    // each route of the router it takes again, and the MassPay one has hundreds (start-up time).
+    let router = masspay
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::serve))
         .merge(crate::ui::router())
-        .merge(masspay)
         .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
