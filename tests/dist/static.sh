@@ -12,8 +12,8 @@ cd "$(dirname "$0")/../.."
 target=x86_64-unknown-linux-gnu
 bin="${1:-}"
 if [ -z "$bin" ]; then
-  RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" cargo build --release --locked --target "$target"
-  bin="target/$target/release/masspay-sandbox"
+  RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" cargo build --profile dist --locked --target "$target"
+  bin="target/$target/dist/masspay-sandbox"
 fi
 
 echo "== file: $(file -b "$bin")"

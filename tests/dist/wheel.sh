@@ -21,7 +21,7 @@ trap cleanup EXIT
 python3 -m venv "$work/build"
 "$work/build/bin/pip" install -q "maturin>=1.5,<2" pipx
 RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-  "$work/build/bin/maturin" build --release --locked --target x86_64-unknown-linux-gnu \
+  "$work/build/bin/maturin" build --profile dist --locked --target x86_64-unknown-linux-gnu \
   --compatibility manylinux2014 --out "$work/wheels"
 wheel=$(ls "$work"/wheels/masspay_sandbox-*-manylinux*.whl)
 wheel_kb=$(( $(stat -c %s "$wheel") / 1024 ))
