@@ -124,10 +124,6 @@ pub fn build_state(config: &Config) -> Result<AppState, StartError> {
     let catalog = Arc::new(fixtures::load(source)?);
     let origin = ClockOrigin::new(config.start_time);
     let seed = fixtures::seed::load(&source, config.seed_state.as_deref(), &catalog, origin)?;
-    {
-        let catalog = Arc::clone(&catalog);
-        std::thread::spawn(move || catalog.compile_regexes());
-    }
     let registry = scenario::load(config.scenarios_dir.as_deref(), &catalog)?;
     let global = registry
         .resolve(config.scenarios.iter().flat_map(|s| s.split(',')))
@@ -193,10 +189,29 @@ pub async fn bind(config: &Config) -> Result<TcpListener, StartError> {
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish — for at most the
 /// shutdown timeout, after which what is still open is cut off (and named in the log).
-pub async fn serve(
+pub fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> impl Future<Output = std::io::Result<()>> + Send {
+    serve_boxed(listener, state, Box::pin(shutdown))
+}
+
+/// [`serve`] behind a box, with the shutdown future boxed: nothing generic is left for a caller
+/// to compile, so the server (hyper's connection state machine, the router, every handler) is
+/// compiled once, in this crate, rather than again in each binary that calls `serve`.
+fn serve_boxed(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+) -> std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> {
+    Box::pin(serve_until(listener, state, shutdown))
+}
+
+async fn serve_until(
+    listener: TcpListener,
+    state: AppState,
+    mut shutdown: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
 ) -> std::io::Result<()> {
     // Settlement and expiry also happen with nobody asking: a sweep each second persists them
     // and emits their webhooks.
@@ -216,7 +231,6 @@ pub async fn serve(
     let edge = api::app(state);
     let http = hyper::server::conn::http1::Builder::new();
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use regex::Regex;
+use regex_lite::Regex;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -202,10 +202,8 @@ pub struct Requirement {
     pub label: String,
     pub attr_type: String,
     pub validation: String,
-    /// `^(?:validation)$`, checked at load; compiled once, by a background thread right after
-    /// start-up (or by the first request that needs it, whichever comes first).
-    pub anchored_pattern: String,
-    pub anchored: std::sync::OnceLock<Regex>,
+    /// `^(?:validation)$`, compiled at load (regex-lite: microseconds each).
+    pub anchored: Regex,
     pub expected_value: String,
     pub is_optional: bool,
     pub input_type: String,
@@ -213,13 +211,7 @@ pub struct Requirement {
 
 impl Requirement {
     pub fn accepts(&self, value: &str) -> bool {
-        self.regex().is_match(value)
-    }
-
-    /// The compiled whole-string regex.
-    pub fn regex(&self) -> &Regex {
-        self.anchored
-            .get_or_init(|| compile_anchored(&self.anchored_pattern))
+        self.anchored.is_match(value)
     }
 }
 
@@ -302,31 +294,6 @@ impl Catalog {
         self.requirements.iter().position(|r| {
             crate::domain::token::split_fixture_token(&r.token).map(|(_, u)| u) == Some(id)
         })
-    }
-}
-
-/// Compiles a validated pattern. Validation at load ran the same parser with the same limits,
-/// so this cannot fail in practice; if it ever did, the requirement would accept nothing
-/// rather than take the sandbox down.
-pub fn compile_anchored(pattern: &str) -> Regex {
-    regex::RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .unwrap_or_else(|e| {
-            tracing::error!(%pattern, error = %e, "a validated attribute regex failed to compile");
-            Regex::new("[^\\s\\S]").unwrap_or_else(|_| unreachable!("a constant regex compiles"))
-        })
-}
-
-/// Generous, so a pattern that parses always compiles.
-pub const REGEX_SIZE_LIMIT: usize = 64 * 1024 * 1024;
-
-impl Catalog {
-    /// Compiles every requirement's regex (run on a background thread after start-up).
-    pub fn compile_regexes(&self) {
-        for r in &self.requirements {
-            r.regex();
-        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use regex::Regex;
+use regex_lite::Regex;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;

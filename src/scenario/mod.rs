@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use regex::Regex;
+use regex_lite::Regex;
 use rust_decimal::Decimal;
 use serde_json::Value;
 

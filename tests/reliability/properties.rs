@@ -521,7 +521,8 @@ fn shown_value(list: &Value, token: &str) -> Option<String> {
 }
 
 /// POSTs each generated value for `token` on (user, BTC destination, BTC) and compares the
-/// answer with `oracle` (also cross-checked against the `regex` crate, anchored `^(?:re)$`);
+/// answer with `oracle` (also cross-checked against the `regex` crate, anchored `^(?:re)$`: another engine than
+/// the sandbox's `regex-lite`);
 /// a refused value must leave the stored value unchanged.
 fn attribute_property(
     name: &str,

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use regex::Regex;
+use regex_lite::Regex;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use uuid::Uuid;

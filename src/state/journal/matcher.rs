@@ -2,7 +2,7 @@
 //! requests a test means, how many there were, and — for an expectation not met — the requests
 //! that came closest and how they differed.
 
-use regex::Regex;
+use regex_lite::Regex;
 use rust_decimal::Decimal;
 use serde_json::{Map, Number, Value};
 
