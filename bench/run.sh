@@ -11,7 +11,9 @@
 # use < QUIET_PCT=10 % of a CPU before each phase), RESULTS_DIR (bench/results; QUICK:
 # bench/work), SKIP_BUILD=1,
 # REF=<commit> (measure that commit: exported with `git archive` into bench/work/tree and built
-# there into bench/target/sandbox, untouched by uncommitted edits in the work tree).
+# there into bench/target/sandbox, untouched by uncommitted edits in the work tree),
+# PROFILE (cargo profile of both servers: `dist` by default, what every shipped binary is built
+# with; `release` is the quick build, and QUICK=1's default).
 # Results: bench/results/YYYY-MM-DD-HHMM.md and bench/results/latest.md, also printed.
 # Fails (exit 1) on any error under load: a non-2xx answer, a socket error, a crash.
 set -euo pipefail
@@ -34,26 +36,43 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 command -v python3 >/dev/null || { echo "bench: python3 is required" >&2; exit 1; }
 
-# 2. Release builds: the sandbox in the repo's target/ (REF: in bench/target/sandbox), the baseline
-#    in bench/target/.
+# 2. Builds, both servers with the same cargo profile: the sandbox in the repo's target/ (REF: in
+#    bench/target/sandbox), the baseline in bench/target/.
+PROFILE="${PROFILE:-$([ -n "${QUICK:-}" ] && echo release || echo dist)}"
+export BENCH_PROFILE="$PROFILE"
 if [ -n "${REF:-}" ]; then
   BENCH_COMMIT="$(git -C "$REPO" rev-parse --verify "${REF}^{commit}")"
   export BENCH_COMMIT
-  export SANDBOX_BIN="$BENCH/target/sandbox/release/masspay-sandbox"
 fi
+# A commit from before the dist profile existed builds with release (and the results say so).
+sandbox_profile() {
+  if [ "$PROFILE" != release ] && ! grep -q "^\[profile\.$PROFILE\]" "$1/Cargo.toml"; then
+    echo release
+  else
+    echo "$PROFILE"
+  fi
+}
+if [ -n "${REF:-}" ]; then
+  rm -rf "$BENCH/work/tree" && mkdir -p "$BENCH/work/tree"
+  git -C "$REPO" archive "$BENCH_COMMIT" | tar -x -C "$BENCH/work/tree"
+  SANDBOX_PROFILE="$(sandbox_profile "$BENCH/work/tree")"
+  export SANDBOX_BIN="${SANDBOX_BIN:-$BENCH/target/sandbox/$SANDBOX_PROFILE/masspay-sandbox}"
+else
+  SANDBOX_PROFILE="$(sandbox_profile "$REPO")"
+  export SANDBOX_BIN="${SANDBOX_BIN:-$REPO/target/$SANDBOX_PROFILE/masspay-sandbox}"
+fi
+export BASELINE_BIN="${BASELINE_BIN:-$BENCH/target/$PROFILE/masspay-baseline}"
 if [ -z "${SKIP_BUILD:-}" ]; then
   if [ -n "${REF:-}" ]; then
-    say "cargo build --release (sandbox at $BENCH_COMMIT)"
-    rm -rf "$BENCH/work/tree" && mkdir -p "$BENCH/work/tree"
-    git -C "$REPO" archive "$BENCH_COMMIT" | tar -x -C "$BENCH/work/tree"
-    (cd "$BENCH/work/tree" && cargo build --release --quiet --bin masspay-sandbox \
-      --target-dir "$BENCH/target/sandbox")
+    say "cargo build --profile $SANDBOX_PROFILE (sandbox at $BENCH_COMMIT)"
+    (cd "$BENCH/work/tree" && cargo build --profile "$SANDBOX_PROFILE" --quiet \
+      --bin masspay-sandbox --target-dir "$BENCH/target/sandbox")
   else
-    say "cargo build --release (sandbox)"
-    (cd "$REPO" && cargo build --release --quiet --bin masspay-sandbox)
+    say "cargo build --profile $SANDBOX_PROFILE (sandbox)"
+    (cd "$REPO" && cargo build --profile "$SANDBOX_PROFILE" --quiet --bin masspay-sandbox)
   fi
-  say "cargo build --release (baseline)"
-  (cd "$BENCH/baseline" && cargo build --release --quiet --target-dir "$BENCH/target")
+  say "cargo build --profile $PROFILE (baseline)"
+  (cd "$BENCH/baseline" && cargo build --profile "$PROFILE" --quiet --target-dir "$BENCH/target")
 fi
 
 # 3. Measure and report.
