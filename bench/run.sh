@@ -39,37 +39,35 @@ command -v python3 >/dev/null || { echo "bench: python3 is required" >&2; exit 1
 # 2. Builds, both servers with the same cargo profile: the sandbox in the repo's target/ (REF: in
 #    bench/target/sandbox), the baseline in bench/target/.
 PROFILE="${PROFILE:-$([ -n "${QUICK:-}" ] && echo release || echo dist)}"
-export BENCH_PROFILE="$PROFILE"
 if [ -n "${REF:-}" ]; then
   BENCH_COMMIT="$(git -C "$REPO" rev-parse --verify "${REF}^{commit}")"
   export BENCH_COMMIT
-fi
-# A commit from before the dist profile existed builds with release (and the results say so).
-sandbox_profile() {
-  if [ "$PROFILE" != release ] && ! grep -q "^\[profile\.$PROFILE\]" "$1/Cargo.toml"; then
-    echo release
-  else
-    echo "$PROFILE"
-  fi
-}
-if [ -n "${REF:-}" ]; then
   rm -rf "$BENCH/work/tree" && mkdir -p "$BENCH/work/tree"
   git -C "$REPO" archive "$BENCH_COMMIT" | tar -x -C "$BENCH/work/tree"
-  SANDBOX_PROFILE="$(sandbox_profile "$BENCH/work/tree")"
-  export SANDBOX_BIN="${SANDBOX_BIN:-$BENCH/target/sandbox/$SANDBOX_PROFILE/masspay-sandbox}"
+  TREE="$BENCH/work/tree"
 else
-  SANDBOX_PROFILE="$(sandbox_profile "$REPO")"
-  export SANDBOX_BIN="${SANDBOX_BIN:-$REPO/target/$SANDBOX_PROFILE/masspay-sandbox}"
+  TREE="$REPO"
+fi
+# A commit from before the dist profile existed: both build with release (the results say so).
+if ! grep -q "^\[profile\.$PROFILE\]" "$TREE/Cargo.toml" && [ "$PROFILE" != release ]; then
+  say "$TREE/Cargo.toml has no [profile.$PROFILE]: both servers build with release"
+  PROFILE=release
+fi
+export BENCH_PROFILE="$PROFILE"
+if [ -n "${REF:-}" ]; then
+  export SANDBOX_BIN="$BENCH/target/sandbox/$PROFILE/masspay-sandbox"
+else
+  export SANDBOX_BIN="${SANDBOX_BIN:-$REPO/target/$PROFILE/masspay-sandbox}"
 fi
 export BASELINE_BIN="${BASELINE_BIN:-$BENCH/target/$PROFILE/masspay-baseline}"
 if [ -z "${SKIP_BUILD:-}" ]; then
   if [ -n "${REF:-}" ]; then
-    say "cargo build --profile $SANDBOX_PROFILE (sandbox at $BENCH_COMMIT)"
-    (cd "$BENCH/work/tree" && cargo build --profile "$SANDBOX_PROFILE" --quiet \
+    say "cargo build --profile $PROFILE (sandbox at $BENCH_COMMIT)"
+    (cd "$BENCH/work/tree" && cargo build --profile "$PROFILE" --quiet \
       --bin masspay-sandbox --target-dir "$BENCH/target/sandbox")
   else
-    say "cargo build --profile $SANDBOX_PROFILE (sandbox)"
-    (cd "$REPO" && cargo build --profile "$SANDBOX_PROFILE" --quiet --bin masspay-sandbox)
+    say "cargo build --profile $PROFILE (sandbox)"
+    (cd "$REPO" && cargo build --profile "$PROFILE" --quiet --bin masspay-sandbox)
   fi
   say "cargo build --profile $PROFILE (baseline)"
   (cd "$BENCH/baseline" && cargo build --profile "$PROFILE" --quiet --target-dir "$BENCH/target")
