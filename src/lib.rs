@@ -22,6 +22,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod error;
