@@ -198,9 +198,10 @@ pub fn serve(
     serve_boxed(listener, state, Box::pin(shutdown))
 }
 
-/// [`serve`] behind a box, with the shutdown future boxed: nothing generic is left for a caller
-/// to compile, so the server (hyper's connection state machine, the router, every handler) is
-/// compiled once, in this crate, rather than again in each binary that calls `serve`.
+/// [`serve`] behind a box, with the shutdown future boxed: nothing generic is left, so the server
+/// (hyper's connection state machine, the router, every handler) is compiled once, rather than
+/// once per shutdown future (the command line's signals, library mode's channel) and again in
+/// every crate outside this one that calls `serve`.
 fn serve_boxed(
     listener: TcpListener,
     state: AppState,
