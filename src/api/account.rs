@@ -11,6 +11,7 @@ use super::{json, json_bytes, AppState};
 use crate::domain::catalog::Catalog;
 use crate::domain::money::DecimalText;
 use crate::error::{ApiError, ApiResult};
+use crate::state::Tenant;
 use axum::http::Method;
 use axum::routing::on;
 
@@ -47,9 +48,20 @@ pub const OPERATIONS: &[Operation] = &[
 ];
 
 async fn balance(State(state): State<AppState>, TenantCtx(tenant): TenantCtx) -> Response {
+    balance_of(&state, &tenant)
+}
+
+/// The answer of `GET /account/balance` for this tenant.
+fn balance_of(state: &AppState, tenant: &Tenant) -> Response {
     let mut body = Vec::with_capacity(1024);
     state.balance_json.render(tenant.balances(), &mut body);
     json_bytes(body)
+}
+
+/// [`balance`] the direct way (`direct.rs`).
+pub(super) fn balance_direct(call: super::direct::Call) -> super::direct::Answer {
+    // Answered when polled, not now: the journal takes the answer its poll wrote.
+    super::direct::Answer(Box::pin(async move { balance_of(&call.app, &call.tenant) }))
 }
 
 /// The answer of `GET /account/balance` (the operation integrations poll most), rendered once

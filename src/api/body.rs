@@ -45,8 +45,17 @@ pub async fn read_request_body(
     body: Body,
     limit: usize,
 ) -> Result<Bytes, ApiError> {
+    read_tapped_body(extensions.get::<BodyTap>(), body, limit).await
+}
+
+/// [`read_request_body`] with the tap at hand.
+pub async fn read_tapped_body(
+    tap: Option<&BodyTap>,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let bytes = collect(body, limit).await?;
-    if let Some(t) = extensions.get::<BodyTap>() {
+    if let Some(t) = tap {
         let _ = t.0.set(crate::state::journal::Body::keep(&bytes));
     }
     Ok(bytes)

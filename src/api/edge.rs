@@ -27,6 +27,9 @@ use super::*;
 #[derive(Clone)]
 pub struct Edge {
     pub(super) router: Router,
+    /// The direct way of the operations called most (`direct.rs`), and what it needs.
+    pub(super) direct: Arc<super::direct::Table>,
+    pub(super) state: AppState,
     /// The connection this edge serves (see [`Edge::for_connection`]); `None` in tests that
     /// call the service directly.
     pub(super) activity: Option<Arc<ConnActivity>>,
@@ -121,6 +124,8 @@ impl Edge {
         let activity = Arc::new(ConnActivity::new());
         let edge = Edge {
             router: self.router.clone(),
+            direct: Arc::clone(&self.direct),
+            state: self.state.clone(),
             activity: Some(Arc::clone(&activity)),
         };
         (edge, activity)
@@ -155,11 +160,17 @@ impl Edge {
             // The common case: a free slot. Routing happens here and the route's own future is
             // polled directly (no extra boxed future to fill).
             Some(_) => {
-                let mut router = self.router.clone();
-                match std::panic::catch_unwind(AssertUnwindSafe(|| router.call(req))) {
-                    Ok(route) => EdgeInner::Route(route),
-                    Err(panic) => EdgeInner::Ready(std::future::ready(panic_response(panic))),
-                }
+                let routed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    match self.direct.dispatch(&self.state, req) {
+                        super::direct::Dispatch::Direct(f) => EdgeInner::Direct(f),
+                        super::direct::Dispatch::Routed(req) => {
+                            EdgeInner::Route(self.router.clone().call(req))
+                        }
+                    }
+                }));
+                routed.unwrap_or_else(|panic| {
+                    EdgeInner::Ready(std::future::ready(panic_response(panic)))
+                })
             }
             None => {
                 let router = self.router.clone();
@@ -211,6 +222,7 @@ impl Drop for EdgeFuture {
 enum EdgeInner {
     Ready(std::future::Ready<Response>),
     Route(axum::routing::future::RouteFuture<Infallible>),
+    Direct(PipelineFuture<super::direct::Answer>),
     Boxed(Pin<Box<dyn Future<Output = Response> + Send>>),
 }
 
@@ -234,6 +246,10 @@ impl Future for EdgeFuture {
         let polled = std::panic::catch_unwind(AssertUnwindSafe(|| match &mut this.inner {
             EdgeInner::Ready(r) => Pin::new(r).poll(cx),
             EdgeInner::Route(f) => Pin::new(f).poll(cx).map(|r| match r {
+                Ok(r) => r,
+                Err(never) => match never {},
+            }),
+            EdgeInner::Direct(f) => Pin::new(f).poll(cx).map(|r| match r {
                 Ok(r) => r,
                 Err(never) => match never {},
             }),

@@ -10,6 +10,7 @@ pub use account::BalanceJson;
 mod attribute;
 pub mod body;
 mod catalog;
+mod direct;
 mod edge;
 pub mod extract;
 mod gate;
@@ -161,9 +162,11 @@ pub fn app(state: AppState) -> Edge {
         .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+        .with_state(state.clone());
     Edge {
         router,
+        direct: Arc::new(direct::Table::new()),
+        state,
         activity: None,
     }
 }

@@ -15,6 +15,8 @@ use crate::domain::payout::{parse_payout_request, PayoutTxnBody};
 use crate::domain::token::{PayoutId, UserId};
 use crate::error::{ApiError, ApiResult};
 use crate::scenario::Effects;
+use std::sync::Arc;
+
 use crate::state::{InitiateOutcome, Tenant};
 use axum::http::Method;
 use axum::routing::on;
@@ -127,9 +129,54 @@ async fn initiate(
     Query(q): Query<InitiateQuery>,
     BodyBytes(bytes): BodyBytes,
 ) -> ApiResult<Response> {
-    let mut body: PayoutTxnBody = parse_json(&bytes)?;
-    let user = super::user::user_id(&tenant, &user_token)?;
-    let limit = query_decimal("limit", q.limit.as_deref())?;
+    let effects = effects.map(|e| e.0);
+    initiate_with(
+        &app,
+        &tenant,
+        effects,
+        version,
+        &user_token,
+        q.limit.as_deref(),
+        &bytes,
+    )
+    .await
+}
+
+/// [`initiate`] the direct way (`direct.rs`): no scenario layer, no query string.
+pub(super) fn initiate_direct(mut call: super::direct::Call) -> super::direct::Answer {
+    super::direct::Answer(Box::pin(async move {
+        let answer = match call.read_body().await {
+            Ok(bytes) => {
+                let user_token = call.param(0);
+                initiate_with(
+                    &call.app,
+                    &call.tenant,
+                    None,
+                    call.version,
+                    user_token,
+                    None,
+                    &bytes,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        axum::response::IntoResponse::into_response(answer)
+    }))
+}
+
+async fn initiate_with(
+    app: &AppState,
+    tenant: &Arc<Tenant>,
+    effects: Option<Effects>,
+    version: ApiVersion,
+    user_token: &str,
+    limit: Option<&str>,
+    bytes: &[u8],
+) -> ApiResult<Response> {
+    let mut body: PayoutTxnBody = parse_json(bytes)?;
+    let user = super::user::user_id(tenant, user_token)?;
+    let limit = query_decimal("limit", limit)?;
     if version == ApiVersion::V0 {
         // `auto_commit` is API 1.0.0's; 0.1.x ignores it like any unknown field.
         body.auto_commit = None;
@@ -151,7 +198,7 @@ async fn initiate(
     }
     let auto_commit = req.auto_commit;
     let effects = match effects {
-        Some(e) => e.0,
+        Some(e) => e,
         // The scenario layer was skipped (nothing named by flag, header or tenant): this
         // payout's own scenarios, if any, are found now that the body is parsed.
         None if auto_commit
@@ -160,8 +207,7 @@ async fn initiate(
                 .as_deref()
                 .is_some_and(|c| transfer_id_scenarios(c).is_some()) =>
         {
-            scenario_layer::resolve_initiate(&app, &tenant, &user_token, &bytes, auto_commit)
-                .await?
+            scenario_layer::resolve_initiate(app, tenant, user_token, bytes, auto_commit).await?
         }
         None => Effects::default(),
     };
@@ -236,9 +282,32 @@ async fn commit(
     effects: Option<Extension<Effects>>,
     Path((user_token, payout_token)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let user = super::user::user_id(&tenant, &user_token)?;
-    let id = payout_id(&payout_token)?;
     let effects = effects.map(|e| e.0).unwrap_or_default();
+    commit_with(&tenant, effects, &user_token, &payout_token)
+}
+
+/// [`commit`] the direct way (`direct.rs`): no scenario layer.
+pub(super) fn commit_direct(call: super::direct::Call) -> super::direct::Answer {
+    // Answered when polled, not now: the journal takes the answer its poll wrote.
+    super::direct::Answer(Box::pin(async move {
+        let answer = commit_with(
+            &call.tenant,
+            Effects::default(),
+            call.param(0),
+            call.param(1),
+        );
+        axum::response::IntoResponse::into_response(answer)
+    }))
+}
+
+fn commit_with(
+    tenant: &Tenant,
+    effects: Effects,
+    user_token: &str,
+    payout_token: &str,
+) -> ApiResult<Response> {
+    let user = super::user::user_id(tenant, user_token)?;
+    let id = payout_id(payout_token)?;
     let (p, outcome) = tenant.commit_payout(
         user,
         id,

@@ -191,12 +191,23 @@ impl JournalNote {
         strict_default: bool,
         operation: Option<&'static str>,
     ) -> Self {
-        let method = method_name(req.method());
-        let tap = (!matches!(method, "GET" | "HEAD")).then(|| {
-            let tap = BodyTap::default();
+        let note = JournalNote::new(req, tenant, strict_default, operation);
+        if let Some(tap) = &note.tap {
             req.extensions_mut().insert(tap.clone());
-            tap
-        });
+        }
+        note
+    }
+
+    /// [`JournalNote::of`] for a reader of the body that gets the tap from [`JournalNote::tap`]
+    /// rather than from the request's extensions.
+    pub(super) fn new(
+        req: &Request,
+        tenant: Arc<Tenant>,
+        strict_default: bool,
+        operation: Option<&'static str>,
+    ) -> Self {
+        let method = method_name(req.method());
+        let tap = (!matches!(method, "GET" | "HEAD")).then(BodyTap::default);
         let strict = tenant.journal.strict(strict_default);
         JournalNote {
             tenant,
@@ -216,6 +227,11 @@ impl JournalNote {
             tap,
             strict,
         }
+    }
+
+    /// Where the body's reader leaves its first bytes (none for a method without a body).
+    pub(super) fn tap(&self) -> Option<&BodyTap> {
+        self.tap.as_ref()
     }
 
     /// Journals the request with `response`, whose body this thread noted in the poll that
@@ -253,7 +269,7 @@ impl JournalNote {
     }
 }
 
-fn resolve_tenant(state: &AppState, req: &Request) -> Result<Arc<Tenant>, ApiError> {
+pub(super) fn resolve_tenant(state: &AppState, req: &Request) -> Result<Arc<Tenant>, ApiError> {
     let key = req
         .headers()
         .get(header::AUTHORIZATION)

@@ -54,28 +54,56 @@ pub fn may_apply(
     req: &mut Request,
     operation: &'static str,
 ) -> bool {
-    if !state.global_scenarios.is_empty()
-        || req.headers().contains_key(SCENARIO_HEADER)
-        || tenant.has_active_scenarios()
-    {
+    if named_anywhere(state, tenant, req.headers()) {
         return true;
     }
-    about_a_payout(operation)
-        && operation != "initiatePayout"
-        && stored_payout_carries_scenarios(tenant, req)
-}
-
-/// Whether the payout the path names (if it exists) carries scenarios of its own.
-fn stored_payout_carries_scenarios(tenant: &Tenant, req: &mut Request) -> bool {
+    if !about_a_stored_payout(operation) {
+        return false;
+    }
     let params = raw_path_params(req);
     let param = |name: &str| {
         params
             .as_ref()
             .and_then(|p| p.iter().find(|(k, _)| *k == name).map(|(_, v)| v))
     };
+    payout_carries_scenarios(tenant, param("user_token"), param("payout_token"))
+}
+
+/// [`may_apply`] for a request whose path parameters are known (the direct way, `direct.rs`).
+pub fn may_apply_to(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &axum::http::HeaderMap,
+    operation: &'static str,
+    user_token: Option<&str>,
+    payout_token: Option<&str>,
+) -> bool {
+    named_anywhere(state, tenant, headers)
+        || (about_a_stored_payout(operation)
+            && payout_carries_scenarios(tenant, user_token, payout_token))
+}
+
+/// Whether a scenario is named by flag, header or the tenant.
+fn named_anywhere(state: &AppState, tenant: &Tenant, headers: &axum::http::HeaderMap) -> bool {
+    !state.global_scenarios.is_empty()
+        || headers.contains_key(SCENARIO_HEADER)
+        || tenant.has_active_scenarios()
+}
+
+/// Operations about a payout that exists already (an initiate's own scenarios are in its body).
+fn about_a_stored_payout(operation: &str) -> bool {
+    about_a_payout(operation) && operation != "initiatePayout"
+}
+
+/// Whether the payout the path names (if it exists) carries scenarios of its own.
+fn payout_carries_scenarios(
+    tenant: &Tenant,
+    user_token: Option<&str>,
+    payout_token: Option<&str>,
+) -> bool {
     let (Some(user), Some(payout)) = (
-        param("user_token").and_then(UserId::parse),
-        param("payout_token").and_then(PayoutId::parse),
+        user_token.and_then(UserId::parse),
+        payout_token.and_then(PayoutId::parse),
     ) else {
         return false;
     };

@@ -135,6 +135,23 @@ pub fn user_id(tenant: &Tenant, text: &str) -> ApiResult<UserId> {
 }
 
 async fn create(TenantCtx(tenant): TenantCtx, Json(body): Json<UserBody>) -> ApiResult<Response> {
+    create_from(&tenant, body)
+}
+
+/// [`create`] the direct way (`direct.rs`).
+pub(super) fn create_direct(mut call: super::direct::Call) -> super::direct::Answer {
+    super::direct::Answer(Box::pin(async move {
+        let answer = match call.read_body().await {
+            Ok(bytes) => {
+                super::extract::parse_json(&bytes).and_then(|b| create_from(&call.tenant, b))
+            }
+            Err(e) => Err(e),
+        };
+        axum::response::IntoResponse::into_response(answer)
+    }))
+}
+
+fn create_from(tenant: &Tenant, body: UserBody) -> ApiResult<Response> {
     let today = clock::date(tenant.now());
     let (profile, _) = parse_profile(body, UserBodyKind::Create, today)?;
     let user = tenant.create_user(profile)?;

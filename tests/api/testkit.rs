@@ -674,3 +674,91 @@ async fn a_long_poll_whose_client_goes_away_frees_its_place() {
     };
     assert!(freed < Duration::from_secs(10), "freed after {freed:?}");
 }
+
+/// The operations called most take a direct way when nothing but the handler applies (no
+/// Idempotency-Key, no scenario, no query string): what a client sees, and what the journal
+/// keeps, is the same whichever way a request went.
+#[tokio::test]
+async fn the_direct_and_the_routed_way_answer_and_journal_alike() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user().await;
+    app.store_btc_wallet(&user).await;
+    let body = |id: &str| {
+        format!(
+            r#"{{"client_transfer_id":"{id}","source_currency_code":"USD","destination_currency_code":"BTC","source_token":"{USD_SOURCE}","destination_token":"{BTC_DESTINATION}","source_amount":20}}"#
+        )
+    };
+    // Direct: no key, no query.
+    let direct = app.initiate(&user, "", &body("plain")).await;
+    // Routed: an Idempotency-Key takes the full way.
+    let routed = answer(
+        app.request(Method::POST, &format!("/v0.1.4/payout/{user}"))
+            .header("Idempotency-Key", "k-1")
+            .header("Content-Type", "application/json")
+            .body(body("keyed")),
+    )
+    .await;
+    for a in [&direct, &routed] {
+        assert_eq!(a.status, 200, "{}", a.text);
+        assert_eq!(a.body["status"], "PENDING", "{}", a.text);
+    }
+    let keys = |a: &Answer| {
+        let mut k: Vec<String> = a.body.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&direct), keys(&routed));
+
+    let j = app.get("/_sandbox/requests?operation=initiatePayout").await;
+    let entries = j.body.as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{}", j.text);
+    for (e, (id, a)) in entries.iter().zip([("plain", &direct), ("keyed", &routed)]) {
+        assert_eq!(e["operation"], "initiatePayout");
+        assert_eq!(e["status"], 200);
+        assert_eq!(e["request_body"]["client_transfer_id"], id, "{e}");
+        assert_eq!(e["response_body"], a.body, "{e}");
+        assert_eq!(e["headers"]["content-type"], "application/json");
+    }
+
+    // Commit: the direct way answers and journals too, a second commit of the same payout
+    // included (MassPay's 200 naming the duplicate).
+    let token = direct.body["payout_token"].as_str().unwrap();
+    let c = app.commit(&user, token).await;
+    assert_eq!(c.body["status"], "success", "{}", c.text);
+    let again = app.commit(&user, token).await;
+    assert_eq!(again.body["errors"], "Duplicate transfer", "{}", again.text);
+    let j = app
+        .get("/_sandbox/requests?operation=commitPayoutTxn")
+        .await;
+    let entries = j.body.as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{}", j.text);
+    assert_eq!(entries[0]["response_body"], c.body);
+    assert_eq!(entries[1]["response_body"], again.body);
+
+    // A user created the direct way is journaled with its body, and a bad body is the same 400.
+    let u = app.get("/_sandbox/requests?operation=createUser").await;
+    let entries = u.body.as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{}", u.text);
+    assert!(
+        entries[0]["request_body"]["email"].is_string(),
+        "{}",
+        u.text
+    );
+    let bad = app
+        .send_text(Method::POST, "/v0.1.4/user", "{\"email\": 5")
+        .await;
+    let bad_routed = answer(
+        app.request(Method::POST, "/v0.1.4/user")
+            .header("Idempotency-Key", "k-2")
+            .body("{\"email\": 5"),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert_eq!(bad.text, bad_routed.text);
+
+    // The balance, read the direct way, is journaled with its answer.
+    let b = app.get("/account/balance").await;
+    assert_eq!(b.status, 200, "{}", b.text);
+    let j = app.get("/_sandbox/requests?operation=getAccountBalance").await;
+    assert_eq!(j.body[0]["response_body"], b.body, "{}", j.text);
+}
