@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::hash::{ClientKeyMap, FastMap, Growing, LazyMap};
+use super::hash::{ClientKeyMap, FastMap, Growing, Hashed, HashedKeyMap, LazyMap};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -57,9 +57,9 @@ pub struct Tenant {
     tokens: TokenSource,
     /// Boxed: a growing map moves its entries when it doubles, and a pointer moves fast.
     users: LazyMap<Growing<FastMap<UserId, Box<UserRecord>>>>,
-    emails: LazyMap<Growing<ClientKeyMap<String, UserId>>>,
+    emails: LazyMap<Growing<HashedKeyMap<String, UserId>>>,
     payouts: LazyMap<Growing<FastMap<PayoutId, Arc<Payout>>>>,
-    transfer_ids: LazyMap<Growing<ClientKeyMap<Box<str>, PayoutId>>>,
+    transfer_ids: LazyMap<Growing<HashedKeyMap<Box<str>, PayoutId>>>,
     /// One balance per funding account, in the catalog's order.
     balances: Balances,
     attributes: LazyMap<FastMap<AttrKey, AttrSet>>,

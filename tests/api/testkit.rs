@@ -759,6 +759,8 @@ async fn the_direct_and_the_routed_way_answer_and_journal_alike() {
     // The balance, read the direct way, is journaled with its answer.
     let b = app.get("/account/balance").await;
     assert_eq!(b.status, 200, "{}", b.text);
-    let j = app.get("/_sandbox/requests?operation=getAccountBalance").await;
+    let j = app
+        .get("/_sandbox/requests?operation=getAccountBalance")
+        .await;
     assert_eq!(j.body[0]["response_body"], b.body, "{}", j.text);
 }

@@ -111,7 +111,7 @@ impl Tenant {
         let available = self.source_balance(req.source).unwrap_or_default();
         let short = |p: &Payout| available < p.debit();
         match &req.client_transfer_id {
-            Some(ctid) => match self.transfer_ids.entry(ctid.as_str().into()) {
+            Some(ctid) => match self.transfer_ids.entry(Hashed::new(ctid.as_str().into())) {
                 Entry::Occupied(_) => {
                     p.status = PayoutStatus::Cancelled;
                     p.status_reason = Some("client_transfer_id was already used".into());

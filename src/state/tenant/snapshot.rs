@@ -59,9 +59,9 @@ pub struct TenantSnapshot {
     /// One per funding account, in the catalog's order.
     balances: Vec<Decimal>,
     users: Vec<(UserId, Box<UserRecord>)>,
-    emails: Vec<(String, UserId)>,
+    emails: Vec<(crate::state::hash::Hashed<String>, UserId)>,
     payouts: Vec<(PayoutId, Arc<Payout>)>,
-    transfer_ids: Vec<(Box<str>, PayoutId)>,
+    transfer_ids: Vec<(crate::state::hash::Hashed<Box<str>>, PayoutId)>,
     attributes: Vec<(AttrKey, AttrSet)>,
     extra_requirements: Vec<(AttrKey, Vec<usize>)>,
     wallets: Vec<(Uuid, Wallet)>,

@@ -30,7 +30,7 @@ impl Tenant {
     ) -> SimResult<Arc<User>> {
         self.counts.take(Kind::Users)?;
         let id = given.unwrap_or_else(|| UserId(self.tokens.next()));
-        match self.emails.entry(profile.email_key()) {
+        match self.emails.entry(Hashed::new(profile.email_key())) {
             Entry::Occupied(_) => {
                 self.counts.give_back(Kind::Users);
                 return Err(SimError::invalid(format!(
@@ -93,7 +93,7 @@ impl Tenant {
         let old_key = record.user.profile.email_key();
         let new_key = profile.email_key();
         if old_key != new_key {
-            match self.emails.entry(new_key) {
+            match self.emails.entry(Hashed::new(new_key)) {
                 Entry::Occupied(_) => {
                     return Err(SimError::invalid(format!(
                         "email {:?} is already used by another user",
@@ -104,7 +104,7 @@ impl Tenant {
                     v.insert(id);
                 }
             }
-            self.emails.remove(&old_key);
+            self.emails.remove(&Hashed::new(old_key));
         }
         let user = Arc::make_mut(&mut record.user);
         user.timezone = crate::domain::user::derive_timezone(
@@ -131,7 +131,7 @@ impl Tenant {
                 && internal_user_id.is_none_or(|i| u.profile.internal_user_id == i)
         };
         if let Some(e) = email {
-            let id = *self.emails.get(&e.trim().to_lowercase())?;
+            let id = *self.emails.get(&Hashed::new(e.trim().to_lowercase()))?;
             return self.user(id).filter(|u| matches(u));
         }
         let mut found: Vec<Arc<User>> = self
