@@ -3,7 +3,9 @@
 //! API-version prefix and puts the shared layers around them.
 //!
 //! A request's way through: path normalisation → routing → auth (API key → tenant) → handler
-//! (parse into domain types) → the tenant's simulation → a response model.
+//! (parse into domain types) → the tenant's simulation → a response model. The four operations
+//! called most take a direct way from the edge to their handler when nothing else applies
+//! (`direct.rs`).
 
 mod account;
 pub use account::BalanceJson;
