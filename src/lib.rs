@@ -28,6 +28,7 @@ pub mod domain;
 pub mod error;
 pub mod fixtures;
 pub mod idempotency;
+pub mod json_path;
 mod library;
 pub mod limits;
 pub mod pdf;

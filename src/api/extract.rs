@@ -67,25 +67,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("a JSON request body is required"));
     }
-    // The fast path parses once; only a failure pays for a second parse that names the field.
-    if let Ok(value) = serde_json::from_slice::<T>(bytes) {
-        return Ok(value);
-    }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." {
+    // Parsed once; only a failure pays for finding the path of the field that is wrong.
+    crate::json_path::from_slice(bytes).map_err(|e| {
+        let inner = &e.inner;
+        if inner.is_syntax() && inner.to_string().starts_with("trailing characters") {
+            ApiError::bad_request(format!("the request body has trailing data: {inner}"))
+        } else if e.path.is_empty() {
             ApiError::bad_request(format!(
                 "the request body is not valid JSON for this operation: {inner}"
             ))
         } else {
-            ApiError::bad_request(format!("{path}: {inner}"))
+            ApiError::bad_request(format!("{}: {inner}", e.path_text()))
         }
-    })?;
-    de.end()
-        .map_err(|e| ApiError::bad_request(format!("the request body has trailing data: {e}")))?;
-    Ok(value)
+    })
 }
 
 /// A query string; unknown parameters are ignored, a malformed one is a 400 naming it.

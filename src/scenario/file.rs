@@ -128,12 +128,14 @@ pub(super) fn parse(
         rule,
         reason,
     };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let file: ScenarioFile = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
+    let file: ScenarioFile = crate::json_path::from_slice(text.as_bytes()).map_err(|e| {
         fail(
-            if path == "." { String::new() } else { path },
-            e.into_inner().to_string(),
+            if e.path.is_empty() {
+                String::new()
+            } else {
+                e.path_text()
+            },
+            e.inner.to_string(),
         )
     })?;
     if file.rules.is_empty() {

@@ -304,20 +304,19 @@ impl Store {
             }
             None => return Err(refuse("has no numeric \"format\"".into())),
         }
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let file: FileIn = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let file: FileIn = crate::json_path::from_slice(&bytes).map_err(|e| {
             // The path names tenants by API key: show only a hint of it.
             let mut path = Vec::new();
             let mut after_tenants = false;
-            for segment in e.path().iter() {
+            for segment in &e.path {
                 let text = match segment {
-                    serde_path_to_error::Segment::Map { key } if after_tenants => key_hint(key),
+                    crate::json_path::Segment::Key(key) if after_tenants => key_hint(key),
                     other => other.to_string(),
                 };
                 after_tenants = text == "tenants";
                 path.push(text);
             }
-            refuse(format!("is corrupt at {}: {}", path.join("."), e.inner()))
+            refuse(format!("is corrupt at {}: {}", path.join("."), e.inner))
         })?;
         let catalog = Arc::clone(&self.catalog);
         let same = file.catalog == CatalogNames::of(&catalog);

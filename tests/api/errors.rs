@@ -97,6 +97,33 @@ async fn truncated_json_is_a_400() {
     assert_eq!(user_count(&app).await, 0);
 }
 
+/// A body's 400 names what is wrong: the field's path for a value of the wrong type (nested and
+/// in arrays too), and trailing data after a whole JSON document.
+#[tokio::test]
+async fn a_bad_body_names_the_field_or_the_trailing_data() {
+    let app = TestApp::spawn().await;
+    let mut user = seed_user("path@example.com");
+    user["email"] = serde_json::json!(5);
+    let a = app.post("/user", user).await;
+    assert_error(&a, 400);
+    assert!(a.text.contains("email: invalid type"), "{}", a.text);
+    let user = app.create_user().await;
+    let a = app
+        .send_text(
+            Method::POST,
+            &format!("/user/{user}/kyc/id"),
+            r#"[{"type": "face", "content": "iVBORw0KGgo="}, {"type": 7}]"#,
+        )
+        .await;
+    assert_error(&a, 400);
+    assert!(a.text.contains("[1].type: invalid type"), "{}", a.text);
+    let trailing = format!("{} {{}}", seed_user_text("trailing@example.com"));
+    let a = app.send_text(Method::POST, "/user", &trailing).await;
+    assert_error(&a, 400);
+    assert!(a.text.contains("trailing data"), "{}", a.text);
+    assert_eq!(user_count(&app).await, 1);
+}
+
 #[tokio::test]
 async fn an_empty_body_is_a_400() {
     let app = TestApp::spawn().await;
