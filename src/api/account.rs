@@ -61,7 +61,7 @@ fn balance_of(state: &AppState, tenant: &Tenant) -> Response {
 /// [`balance`] the direct way (`direct.rs`).
 pub(super) fn balance_direct(call: super::direct::Call) -> super::direct::Answer {
     // Answered when polled, not now: the journal takes the answer its poll wrote.
-    super::direct::Answer(Box::pin(async move { balance_of(&call.app, &call.tenant) }))
+    super::direct::Answer::of(async move { Ok(balance_of(&call.app, &call.tenant)) })
 }
 
 /// The answer of `GET /account/balance` (the operation integrations poll most), rendered once

@@ -24,7 +24,7 @@ use super::body::{read_tapped_body, BodyTap, BODY_LIMIT};
 use super::pipeline::{resolve_tenant, JournalNote, PipelineFuture};
 use super::registry::{operations, Operation};
 use super::{idempotency_layer, scenario_layer, ApiVersion, AppState, V0_PREFIXES, V1_PREFIX};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::state::Tenant;
 
 /// What a direct handler gets: the request (its body unread) and what routing found.
@@ -55,7 +55,16 @@ impl Call {
 }
 
 /// A direct handler's answer.
-pub struct Answer(pub Pin<Box<dyn Future<Output = Response> + Send>>);
+pub struct Answer(Pin<Box<dyn Future<Output = Response> + Send>>);
+
+impl Answer {
+    /// The answer `work` gives when polled (an error in MassPay's shape).
+    pub fn of(work: impl Future<Output = ApiResult<Response>> + Send + 'static) -> Answer {
+        Answer(Box::pin(async move {
+            axum::response::IntoResponse::into_response(work.await)
+        }))
+    }
+}
 
 impl Future for Answer {
     type Output = Result<Response, std::convert::Infallible>;

@@ -15,11 +15,10 @@ use crate::domain::payout::{parse_payout_request, PayoutTxnBody};
 use crate::domain::token::{PayoutId, UserId};
 use crate::error::{ApiError, ApiResult};
 use crate::scenario::Effects;
-use std::sync::Arc;
-
 use crate::state::{InitiateOutcome, Tenant};
 use axum::http::Method;
 use axum::routing::on;
+use std::sync::Arc;
 
 pub const OPERATIONS: &[Operation] = &[
     Operation {
@@ -144,25 +143,20 @@ async fn initiate(
 
 /// [`initiate`] the direct way (`direct.rs`): no scenario layer, no query string.
 pub(super) fn initiate_direct(mut call: super::direct::Call) -> super::direct::Answer {
-    super::direct::Answer(Box::pin(async move {
-        let answer = match call.read_body().await {
-            Ok(bytes) => {
-                let user_token = call.param(0);
-                initiate_with(
-                    &call.app,
-                    &call.tenant,
-                    None,
-                    call.version,
-                    user_token,
-                    None,
-                    &bytes,
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        };
-        axum::response::IntoResponse::into_response(answer)
-    }))
+    super::direct::Answer::of(async move {
+        let bytes = call.read_body().await?;
+        let user_token = call.param(0);
+        initiate_with(
+            &call.app,
+            &call.tenant,
+            None,
+            call.version,
+            user_token,
+            None,
+            &bytes,
+        )
+        .await
+    })
 }
 
 async fn initiate_with(
@@ -289,15 +283,14 @@ async fn commit(
 /// [`commit`] the direct way (`direct.rs`): no scenario layer.
 pub(super) fn commit_direct(call: super::direct::Call) -> super::direct::Answer {
     // Answered when polled, not now: the journal takes the answer its poll wrote.
-    super::direct::Answer(Box::pin(async move {
-        let answer = commit_with(
+    super::direct::Answer::of(async move {
+        commit_with(
             &call.tenant,
             Effects::default(),
             call.param(0),
             call.param(1),
-        );
-        axum::response::IntoResponse::into_response(answer)
-    }))
+        )
+    })
 }
 
 fn commit_with(

@@ -140,15 +140,10 @@ async fn create(TenantCtx(tenant): TenantCtx, Json(body): Json<UserBody>) -> Api
 
 /// [`create`] the direct way (`direct.rs`).
 pub(super) fn create_direct(mut call: super::direct::Call) -> super::direct::Answer {
-    super::direct::Answer(Box::pin(async move {
-        let answer = match call.read_body().await {
-            Ok(bytes) => {
-                super::extract::parse_json(&bytes).and_then(|b| create_from(&call.tenant, b))
-            }
-            Err(e) => Err(e),
-        };
-        axum::response::IntoResponse::into_response(answer)
-    }))
+    super::direct::Answer::of(async move {
+        let bytes = call.read_body().await?;
+        create_from(&call.tenant, super::extract::parse_json(&bytes)?)
+    })
 }
 
 fn create_from(tenant: &Tenant, body: UserBody) -> ApiResult<Response> {
