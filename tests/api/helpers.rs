@@ -540,3 +540,11 @@ pub fn raw_items(raw: &str) -> Vec<String> {
 pub fn dec(text: &str) -> Decimal {
     Decimal::from_str(text).unwrap_or_else(|e| panic!("{text:?} is not a decimal: {e}"))
 }
+
+/// The JSON text of a USD → BTC initiate on the seed's destination, with this
+/// `client_transfer_id` and source amount (sent as written).
+pub fn btc_initiate_body(client_transfer_id: &str, source_amount: &str) -> String {
+    format!(
+        r#"{{"client_transfer_id":"{client_transfer_id}","source_currency_code":"USD","destination_currency_code":"BTC","source_token":"{USD_SOURCE}","destination_token":"{BTC_DESTINATION}","source_amount":{source_amount}}}"#
+    )
+}

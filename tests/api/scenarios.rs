@@ -676,9 +676,7 @@ async fn fault_by_transfer_id(name: &'static str, check: fn(&Answer)) {
     let user = r.app.create_user().await;
     r.app.store_btc_wallet(&user).await;
     let ctid = transfer_id(name);
-    let body = format!(
-        r#"{{"client_transfer_id":"{ctid}","source_currency_code":"USD","destination_currency_code":"BTC","source_token":"{USD_SOURCE}","destination_token":"{BTC_DESTINATION}","source_amount":{AMOUNT}}}"#
-    );
+    let body = btc_initiate_body(&ctid, AMOUNT);
     check(&r.app.initiate(&user, "", &body).await);
     check(&r.app.initiate(&user, "", &body).await);
 
@@ -959,11 +957,7 @@ async fn a_body_condition_with_matches_is_a_whole_string_regex() {
     .await;
     let user = app.create_user().await;
     app.store_btc_wallet(&user).await;
-    let initiate = |ctid: &str| {
-        format!(
-            r#"{{"client_transfer_id":"{ctid}","source_currency_code":"USD","destination_currency_code":"BTC","source_token":"{USD_SOURCE}","destination_token":"{BTC_DESTINATION}","source_amount":{AMOUNT}}}"#
-        )
-    };
+    let initiate = |ctid: &str| btc_initiate_body(ctid, AMOUNT);
     let a = app.initiate(&user, "", &initiate("batch-42")).await;
     let errors = assert_fault(&a, 503, "Service unavailable.", MSG_503);
     assert_mentions(&errors, &["batch payouts are paused"]);

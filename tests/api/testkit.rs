@@ -683,11 +683,7 @@ async fn the_direct_and_the_routed_way_answer_and_journal_alike() {
     let app = TestApp::spawn().await;
     let user = app.create_user().await;
     app.store_btc_wallet(&user).await;
-    let body = |id: &str| {
-        format!(
-            r#"{{"client_transfer_id":"{id}","source_currency_code":"USD","destination_currency_code":"BTC","source_token":"{USD_SOURCE}","destination_token":"{BTC_DESTINATION}","source_amount":20}}"#
-        )
-    };
+    let body = |id: &str| btc_initiate_body(id, "20");
     // Direct: no key, no query.
     let direct = app.initiate(&user, "", &body("plain")).await;
     // Routed: an Idempotency-Key takes the full way.
