@@ -44,6 +44,16 @@ impl PathError {
         }
         out
     }
+
+    /// [`PathError::path_text`], but empty for the document itself (for messages that name an
+    /// entry only when there is one).
+    pub fn entry_text(&self) -> String {
+        if self.path.is_empty() {
+            String::new()
+        } else {
+            self.path_text()
+        }
+    }
 }
 
 /// Parses a whole JSON document (nothing but whitespace after it).

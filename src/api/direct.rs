@@ -105,11 +105,11 @@ pub struct Table {
 
 impl Table {
     pub fn new() -> Table {
-        let mut v0: matchit::Router<Vec<Entry>> = matchit::Router::new();
-        let mut v1: matchit::Router<Vec<Entry>> = matchit::Router::new();
+        // Each version's entries grouped by template (one per method), then one route each.
+        let mut grouped: [Vec<(&'static str, Vec<Entry>)>; 2] = [Vec::new(), Vec::new()];
         for op in operations() {
             let handler = DIRECT.iter().find(|(id, _)| *id == op.id).map(|(_, h)| *h);
-            for (table, template) in [(&mut v0, op.v0), (&mut v1, op.v1)] {
+            for (groups, template) in grouped.iter_mut().zip([op.v0, op.v1]) {
                 let Some(template) = template else { continue };
                 let entry = Entry {
                     method: op.method.clone(),
@@ -120,16 +120,21 @@ impl Table {
                         .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
                         .collect(),
                 };
-                match table.at_mut(template) {
-                    Ok(m) if m.params.is_empty() || is_same_template(template, &m.value[0]) => {
-                        m.value.push(entry)
-                    }
-                    _ => table
-                        .insert(template, vec![entry])
-                        .unwrap_or_else(|e| panic!("{}: {template}: {e}", op.id)),
+                match groups.iter_mut().find(|(t, _)| *t == template) {
+                    Some((_, entries)) => entries.push(entry),
+                    None => groups.push((template, vec![entry])),
                 }
             }
         }
+        let [v0, v1] = grouped.map(|groups| {
+            let mut table = matchit::Router::new();
+            for (template, entries) in groups {
+                table
+                    .insert(template, entries)
+                    .unwrap_or_else(|e| panic!("{template}: {e}"));
+            }
+            table
+        });
         Table { v0, v1 }
     }
 
@@ -231,12 +236,6 @@ struct Found<'a> {
 
 /// Path parameters as byte ranges of the path, in the template's order (two at most).
 type Params = [(usize, usize); 2];
-
-/// Whether an existing entry was inserted at this very template (not a different template the
-/// new one happens to match, like `/payout/{user_token}` for `/payout/user`).
-fn is_same_template(template: &str, entry: &Entry) -> bool {
-    [entry.op.v0, entry.op.v1].contains(&Some(template))
-}
 
 impl Default for Table {
     fn default() -> Self {

@@ -128,16 +128,8 @@ pub(super) fn parse(
         rule,
         reason,
     };
-    let file: ScenarioFile = crate::json_path::from_slice(text.as_bytes()).map_err(|e| {
-        fail(
-            if e.path.is_empty() {
-                String::new()
-            } else {
-                e.path_text()
-            },
-            e.inner.to_string(),
-        )
-    })?;
+    let file: ScenarioFile = crate::json_path::from_slice(text.as_bytes())
+        .map_err(|e| fail(e.entry_text(), e.inner.to_string()))?;
     if file.rules.is_empty() {
         return Err(fail(
             String::new(),
