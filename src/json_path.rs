@@ -4,8 +4,6 @@
 //! (`serde_path_to_error` did the same by parsing every type a second time through a tracking
 //! wrapper: each body type, the scenario files' and the state file's whole trees compiled twice.)
 
-use serde::de::DeserializeOwned;
-
 /// One step of a path: an object's key or an array's index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Segment {
@@ -57,7 +55,7 @@ impl PathError {
 }
 
 /// Parses a whole JSON document (nothing but whitespace after it).
-pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PathError> {
+pub fn from_slice<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, PathError> {
     serde_json::from_slice(bytes).map_err(|inner| PathError {
         path: path_at(bytes, inner.line(), inner.column()),
         inner,

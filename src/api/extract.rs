@@ -63,7 +63,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default, const LIMIT: usize> FromRequ
 }
 
 /// Parses a JSON body into `T`; the error names the field that is wrong.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("a JSON request body is required"));
     }

@@ -48,7 +48,7 @@ pub struct StoredUser<'a> {
     pub business_name: Option<&'a str>,
     pub timezone: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub date_of_birth: Option<String>,
+    pub date_of_birth: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<&'a RawValue>,
@@ -56,31 +56,30 @@ pub struct StoredUser<'a> {
 
 impl<'a> StoredUser<'a> {
     pub fn from(u: &'a User) -> Self {
-        let p = &u.profile;
+        let p = u.profile.text();
         StoredUser {
             user_token: u.id.token(),
             status: u.status.as_str(),
             created_on: clock::format(u.created_on),
-            internal_user_id: &p.internal_user_id,
-            address1: p.address1.as_deref(),
-            address2: p.address2.as_deref(),
-            city: p.city.as_deref(),
-            state_province: p.state_province.as_deref(),
-            postal_code: p.postal_code.as_deref(),
-            country: &p.country,
-            first_name: &p.first_name,
-            middle_name: p.middle_name.as_deref(),
-            last_name: &p.last_name,
-            email: &p.email,
-            language: &p.language,
-            mobile_number: p.mobile_number.as_deref(),
-            business_name: p.business_name.as_deref(),
+            internal_user_id: p.internal_user_id,
+            address1: p.address1,
+            address2: p.address2,
+            city: p.city,
+            state_province: p.state_province,
+            postal_code: p.postal_code,
+            country: p.country,
+            first_name: p.first_name,
+            middle_name: p.middle_name,
+            last_name: p.last_name,
+            email: p.email,
+            language: p.language,
+            mobile_number: p.mobile_number,
+            business_name: p.business_name,
             timezone: &u.timezone,
             date_of_birth: p
                 .date_of_birth
-                .map(|d| d.to_string())
-                .or_else(|| p.date_of_birth_blank.then(String::new)),
-            metadata: p.metadata.as_deref(),
+                .or_else(|| u.profile.date_of_birth_blank.then_some("")),
+            metadata: u.profile.metadata.as_deref(),
         }
     }
 }

@@ -322,7 +322,8 @@ async fn confirmation(
         .user(user)
         .ok_or_else(|| ApiError::not_found("user"))?;
     let r = PayoutTxnResp::from(&tenant.catalog, &p, p.id.token(), false);
-    let name = format!("{} {}", u.profile.first_name, u.profile.last_name);
+    let text = u.profile.text();
+    let name = format!("{} {}", text.first_name, text.last_name);
     let mut lines = vec![
         format!("Payout token: {}", r.payout_token),
         format!("Status: {}", r.status),

@@ -80,7 +80,7 @@ pub struct TaxYearUserResp<'a> {
     mobile_number: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     business_name: Option<&'a str>,
-    date_of_birth: String,
+    date_of_birth: &'a str,
     balance: Amount,
 }
 
@@ -145,26 +145,26 @@ async fn tax_users(
         .iter()
         .map(|&(i, total)| {
             let u = &users[i];
-            let p = &u.profile;
-            let postal = p.postal_code.as_deref().and_then(|pc| match version {
+            let p = u.profile.text();
+            let postal = p.postal_code.and_then(|pc| match version {
                 ApiVersion::V0 => Some(PostalCode::Text(pc)),
                 ApiVersion::V1 => pc.parse().ok().map(PostalCode::Number),
             });
             TaxYearUserResp {
                 user_token: u.id.token(),
-                address1: p.address1.as_deref().unwrap_or(""),
-                address2: p.address2.as_deref(),
-                city: p.city.as_deref().unwrap_or(""),
-                state_province: p.state_province.as_deref(),
+                address1: p.address1.unwrap_or(""),
+                address2: p.address2,
+                city: p.city.unwrap_or(""),
+                state_province: p.state_province,
                 postal_code: postal,
-                country: &p.country,
-                first_name: &p.first_name,
-                middle_name: p.middle_name.as_deref(),
-                last_name: &p.last_name,
-                email: &p.email,
-                mobile_number: p.mobile_number.as_deref(),
-                business_name: p.business_name.as_deref(),
-                date_of_birth: p.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
+                country: p.country,
+                first_name: p.first_name,
+                middle_name: p.middle_name,
+                last_name: p.last_name,
+                email: p.email,
+                mobile_number: p.mobile_number,
+                business_name: p.business_name,
+                date_of_birth: p.date_of_birth.unwrap_or_default(),
                 balance: total.into(),
             }
         })

@@ -3,7 +3,7 @@
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::extract::{Json, Path, Query, TenantCtx};
+use super::extract::{BodyBytes, Path, Query, TenantCtx};
 use super::json;
 use super::models;
 use super::models::{FoundUser, StoredUser};
@@ -24,7 +24,7 @@ pub const OPERATIONS: &[Operation] = &[
         v0: Some("/user"),
         v1: Some("/payout/user"),
         handler: |m| on(m, create),
-        body: Some(Schema::One(one::<crate::domain::user::UserBody>)),
+        body: Some(Schema::One(one::<crate::domain::user::UserBody<'static>>)),
         ok: Schema::One(one::<models::StoredUser<'static>>),
         ok_v1: None,
         query: &[],
@@ -67,7 +67,7 @@ pub const OPERATIONS: &[Operation] = &[
         v0: Some("/user/{user_token}"),
         v1: Some("/payout/user/{user_token}"),
         handler: |m| on(m, update),
-        body: Some(Schema::One(one::<crate::domain::user::UserBody>)),
+        body: Some(Schema::One(one::<crate::domain::user::UserBody<'static>>)),
         ok: Schema::One(one::<models::StoredUser<'static>>),
         ok_v1: None,
         query: &[],
@@ -134,8 +134,8 @@ pub fn user_id(tenant: &Tenant, text: &str) -> ApiResult<UserId> {
         .ok_or_else(|| ApiError::not_found(format!("user {text:?} was not found")))
 }
 
-async fn create(TenantCtx(tenant): TenantCtx, Json(body): Json<UserBody>) -> ApiResult<Response> {
-    create_from(&tenant, body)
+async fn create(TenantCtx(tenant): TenantCtx, BodyBytes(bytes): BodyBytes) -> ApiResult<Response> {
+    create_from(&tenant, super::extract::parse_json(&bytes)?)
 }
 
 /// [`create`] the direct way (`direct.rs`).
@@ -146,7 +146,7 @@ pub(super) fn create_direct(mut call: super::direct::Call) -> super::direct::Ans
     })
 }
 
-fn create_from(tenant: &Tenant, body: UserBody) -> ApiResult<Response> {
+fn create_from(tenant: &Tenant, body: UserBody<'_>) -> ApiResult<Response> {
     let today = clock::date(tenant.now());
     let (profile, _) = parse_profile(body, UserBodyKind::Create, today)?;
     let user = tenant.create_user(profile)?;
@@ -165,8 +165,9 @@ async fn fetch(
 async fn update(
     TenantCtx(tenant): TenantCtx,
     Path(user_token): Path<String>,
-    Json(body): Json<UserBody>,
+    BodyBytes(bytes): BodyBytes,
 ) -> ApiResult<Response> {
+    let body: UserBody = super::extract::parse_json(&bytes)?;
     let id = user_id(&tenant, &user_token)?;
     let today = clock::date(tenant.now());
     let (profile, status) = parse_profile(body, UserBodyKind::Update, today)?;
@@ -203,9 +204,9 @@ async fn lookup(TenantCtx(tenant): TenantCtx, Query(q): Query<LookupQuery>) -> A
         .ok_or_else(|| ApiError::not_found("no user matches this lookup"))?;
     Ok(json(&FoundUser {
         user_token: user.id.token(),
-        first_name: &user.profile.first_name,
-        last_name: &user.profile.last_name,
-        internal_user_id: &user.profile.internal_user_id,
+        first_name: user.profile.text().first_name,
+        last_name: user.profile.text().last_name,
+        internal_user_id: user.profile.text().internal_user_id,
     }))
 }
 

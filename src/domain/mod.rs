@@ -65,46 +65,57 @@ impl Problems {
         self.0.is_empty()
     }
 
-    /// A required, non-blank string field.
-    pub fn required(&mut self, name: &str, value: Option<String>, max_len: usize) -> String {
+    /// A required, non-blank string field (a `String`, or a `Cow<str>` borrowed from a body).
+    pub fn required<S: AsRef<str> + Default>(
+        &mut self,
+        name: &str,
+        value: Option<S>,
+        max_len: usize,
+    ) -> S {
         match value {
-            Some(v) if !v.trim().is_empty() => {
-                self.max_len(name, &v, max_len);
+            Some(v) if !v.as_ref().trim().is_empty() => {
+                self.max_len(name, v.as_ref(), max_len);
                 v
             }
             Some(_) => {
                 self.push(format!("{name} must not be empty"));
-                String::new()
+                S::default()
             }
             None => {
                 self.push(format!("{name} is required"));
-                String::new()
+                S::default()
             }
         }
     }
 
     /// An optional string field: blank counts as absent.
-    pub fn optional(
+    pub fn optional<S: AsRef<str>>(
         &mut self,
         name: &str,
-        value: Option<String>,
+        value: Option<S>,
         max_len: usize,
-    ) -> Option<String> {
-        let v = value.filter(|v| !v.trim().is_empty())?;
-        self.max_len(name, &v, max_len);
+    ) -> Option<S> {
+        let v = value.filter(|v| !v.as_ref().trim().is_empty())?;
+        self.max_len(name, v.as_ref(), max_len);
         Some(v)
     }
 
     /// An optional string field kept exactly as sent, blank included (only its length is
     /// checked): what the client sent comes back as sent.
-    pub fn as_sent(&mut self, name: &str, value: Option<String>, max_len: usize) -> Option<String> {
+    pub fn as_sent<S: AsRef<str>>(
+        &mut self,
+        name: &str,
+        value: Option<S>,
+        max_len: usize,
+    ) -> Option<S> {
         let v = value?;
-        self.max_len(name, &v, max_len);
+        self.max_len(name, v.as_ref(), max_len);
         Some(v)
     }
 
     fn max_len(&mut self, name: &str, value: &str, max_len: usize) {
-        if value.chars().count() > max_len {
+        // A string has no more characters than bytes: most need no counting.
+        if value.len() > max_len && value.chars().count() > max_len {
             self.push(format!("{name} must be at most {max_len} characters"));
         }
     }

@@ -1,11 +1,16 @@
 //! Payees: the `User`/`UpdateUser` request bodies parsed into a [`UserProfile`], and the rules
 //! for them (required fields, formats, age, the derived timezone).
 
+use std::borrow::Cow;
+
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use uuid::Uuid;
+
+mod profile;
+pub use profile::{ProfileText, UserProfile};
 
 use super::catalog::Catalog;
 use super::Problems;
@@ -33,38 +38,6 @@ impl UserStatus {
     }
 }
 
-/// Everything a client says about a user.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct UserProfile {
-    pub internal_user_id: String,
-    pub address1: Option<String>,
-    pub address2: Option<String>,
-    pub city: Option<String>,
-    pub state_province: Option<String>,
-    pub postal_code: Option<String>,
-    pub country: String,
-    pub first_name: String,
-    pub middle_name: Option<String>,
-    pub last_name: String,
-    pub email: String,
-    pub language: String,
-    pub mobile_number: Option<String>,
-    pub business_name: Option<String>,
-    pub date_of_birth: Option<NaiveDate>,
-    /// `date_of_birth` was sent blank (`""`): answers echo `""`, as sent.
-    pub date_of_birth_blank: bool,
-    /// The client's JSON object as sent (kept as text: a parsed map costs ~600 bytes a user).
-    pub metadata: Option<Box<RawValue>>,
-    pub notify_user: bool,
-}
-
-impl UserProfile {
-    /// The key that makes e-mail addresses unique per tenant.
-    pub fn email_key(&self) -> String {
-        self.email.trim().to_lowercase()
-    }
-}
-
 /// A stored user.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct User {
@@ -75,25 +48,42 @@ pub struct User {
     pub profile: UserProfile,
 }
 
-/// The body of `POST /user` (and, with `status`, of `PUT /user/{token}`) as sent.
+/// The body of `POST /user` (and, with `status`, of `PUT /user/{token}`) as sent. Its text is
+/// borrowed from the request body where it has no escapes (no allocation a field).
 #[derive(Deserialize, Default, utoipa::ToSchema)]
-pub struct UserBody {
-    pub status: Option<String>,
-    pub internal_user_id: Option<String>,
-    pub address1: Option<String>,
-    pub address2: Option<String>,
-    pub city: Option<String>,
-    pub state_province: Option<String>,
-    pub postal_code: Option<String>,
-    pub country: Option<String>,
-    pub first_name: Option<String>,
-    pub middle_name: Option<String>,
-    pub last_name: Option<String>,
-    pub email: Option<String>,
-    pub language: Option<String>,
-    pub mobile_number: Option<String>,
-    pub business_name: Option<String>,
-    pub date_of_birth: Option<String>,
+pub struct UserBody<'a> {
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub status: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub internal_user_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub address1: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub address2: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub city: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub state_province: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub postal_code: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub country: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub first_name: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub middle_name: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub last_name: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub email: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub language: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub mobile_number: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub business_name: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    pub date_of_birth: Option<Cow<'a, str>>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Box<RawValue>>,
     pub notify_user: Option<bool>,
@@ -103,6 +93,16 @@ pub struct UserBody {
     pub created_on: Option<Value>,
 }
 
+/// An optional string, borrowed from the body where it has no escapes. (Serde borrows a
+/// `Cow<str>` field marked `borrow`, but not one inside an `Option`.)
+fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Text>::deserialize(d)?.map(|t| t.0))
+}
+
 /// Which body is being parsed: create (`User`) or update (`UpdateUser`, which requires more).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum UserBodyKind {
@@ -110,8 +110,8 @@ pub enum UserBodyKind {
     Update,
 }
 
-pub fn parse_profile(
-    body: UserBody,
+pub fn parse_profile<'a>(
+    body: UserBody<'a>,
     kind: UserBodyKind,
     today: NaiveDate,
 ) -> Result<(UserProfile, Option<UserStatus>), SimError> {
@@ -139,7 +139,7 @@ pub fn parse_profile(
     }
     let update = kind == UserBodyKind::Update;
     // Optional fields come back as sent, blank ones included (the guide's `"middle_name": ""`).
-    let field = |p: &mut Problems, name: &str, v: Option<String>| {
+    let field = |p: &mut Problems, name: &str, v: Option<Cow<'a, str>>| {
         if update {
             Some(p.required(name, v, NAME_MAX))
         } else {
@@ -167,7 +167,7 @@ pub fn parse_profile(
     }
     let language = p
         .as_sent("language", body.language, 16)
-        .unwrap_or_else(|| "en".into());
+        .unwrap_or(Cow::Borrowed("en"));
     let mobile_number = p.as_sent("mobile_number", body.mobile_number, 20);
     if let Some(m) = mobile_number.as_deref().filter(|m| !m.trim().is_empty()) {
         if !m.bytes().all(|b| b.is_ascii_digit()) {
@@ -181,12 +181,13 @@ pub fn parse_profile(
         .is_some_and(|d| d.trim().is_empty());
     let date_of_birth = match p.optional("date_of_birth", body.date_of_birth, 10) {
         None => None,
+        // `parse_date` takes exactly `YYYY-MM-DD`, so the text is kept as sent.
         Some(text) => match super::parse_date(&text) {
             Some(d) => {
                 if age_on(d, today) < 18 {
                     p.push("date_of_birth: the user must be at least 18 years old");
                 }
-                Some(d)
+                Some(text)
             }
             _ => {
                 p.push("date_of_birth must be a date in the form YYYY-MM-DD");
@@ -210,26 +211,28 @@ pub fn parse_profile(
             None
         }
     };
-    let profile = UserProfile {
-        internal_user_id,
-        address1,
-        address2,
-        city,
-        state_province,
-        postal_code,
-        country,
-        first_name,
-        middle_name,
-        last_name,
-        email,
-        language,
-        mobile_number,
-        business_name,
-        date_of_birth,
+    let profile = UserProfile::new(
+        ProfileText {
+            internal_user_id: &internal_user_id,
+            address1: address1.as_deref(),
+            address2: address2.as_deref(),
+            city: city.as_deref(),
+            state_province: state_province.as_deref(),
+            postal_code: postal_code.as_deref(),
+            country: &country,
+            first_name: &first_name,
+            middle_name: middle_name.as_deref(),
+            last_name: &last_name,
+            email: &email,
+            language: &language,
+            mobile_number: mobile_number.as_deref(),
+            business_name: business_name.as_deref(),
+            date_of_birth: date_of_birth.as_deref(),
+        },
         date_of_birth_blank,
         metadata,
-        notify_user: body.notify_user.unwrap_or(false),
-    };
+        body.notify_user.unwrap_or(false),
+    );
     p.finish("user", (profile, status))
 }
 
@@ -411,12 +414,26 @@ mod tests {
             ..Default::default()
         };
         let (profile, _) = parse_profile(body, UserBodyKind::Create, today()).unwrap();
-        assert_eq!(profile.middle_name.as_deref(), Some(""));
-        assert_eq!(profile.address2.as_deref(), Some(""));
-        assert_eq!(profile.mobile_number.as_deref(), Some(""));
-        assert_eq!(profile.date_of_birth, None);
+        let text = profile.text();
+        assert_eq!(text.middle_name, Some(""));
+        assert_eq!(text.address2, Some(""));
+        assert_eq!(text.mobile_number, Some(""));
+        assert_eq!(text.date_of_birth, None);
         assert!(profile.date_of_birth_blank);
-        assert_eq!(profile.address1, None);
+        assert_eq!(text.address1, None);
+    }
+
+    #[test]
+    fn a_body_borrows_its_text_unless_it_has_escapes() {
+        let json = r#"{"first_name":"Ana","last_name":"D\u00edaz","city":null}"#;
+        let body: UserBody = serde_json::from_str(json).unwrap();
+        assert!(matches!(body.first_name, Some(Cow::Borrowed("Ana"))));
+        assert!(matches!(body.last_name.as_deref(), Some("Díaz")));
+        assert!(matches!(body.last_name, Some(Cow::Owned(_))));
+        assert_eq!(body.city, None);
+        assert_eq!(body.email, None);
+        let wrong = serde_json::from_str::<UserBody>(r#"{"email":5}"#).err();
+        assert!(wrong.unwrap().to_string().contains("expected a string"));
     }
 
     #[test]

@@ -165,25 +165,26 @@ fn apply(rule: &Rule, e: &mut Effects) {
 }
 
 fn user_value(u: &User, field: &str) -> Option<Value> {
-    let p = &u.profile;
-    let s = |v: &Option<String>| v.clone().map(Value::String);
+    let p = u.profile.text();
+    let s = |v: Option<&str>| v.map(|v| Value::String(v.to_string()));
+    let text = |v: &str| Some(Value::String(v.to_string()));
     match field {
         "user_token" => Some(Value::String(u.id.token())),
-        "internal_user_id" => Some(Value::String(p.internal_user_id.clone())),
-        "first_name" => Some(Value::String(p.first_name.clone())),
-        "middle_name" => s(&p.middle_name),
-        "last_name" => Some(Value::String(p.last_name.clone())),
-        "email" => Some(Value::String(p.email.clone())),
-        "country" => Some(Value::String(p.country.clone())),
-        "state_province" => s(&p.state_province),
-        "city" => s(&p.city),
-        "postal_code" => s(&p.postal_code),
-        "address1" => s(&p.address1),
-        "address2" => s(&p.address2),
-        "language" => Some(Value::String(p.language.clone())),
-        "mobile_number" => s(&p.mobile_number),
-        "business_name" => s(&p.business_name),
-        "date_of_birth" => p.date_of_birth.map(|d| Value::String(d.to_string())),
+        "internal_user_id" => text(p.internal_user_id),
+        "first_name" => text(p.first_name),
+        "middle_name" => s(p.middle_name),
+        "last_name" => text(p.last_name),
+        "email" => text(p.email),
+        "country" => text(p.country),
+        "state_province" => s(p.state_province),
+        "city" => s(p.city),
+        "postal_code" => s(p.postal_code),
+        "address1" => s(p.address1),
+        "address2" => s(p.address2),
+        "language" => text(p.language),
+        "mobile_number" => s(p.mobile_number),
+        "business_name" => s(p.business_name),
+        "date_of_birth" => s(p.date_of_birth),
         "status" => Some(Value::String(u.status.as_str().to_string())),
         _ => None,
     }

@@ -150,11 +150,14 @@ pub(crate) mod test_support {
 
     /// Creates a user (a fresh e-mail) and returns its id.
     pub fn user(t: &Tenant) -> crate::domain::token::UserId {
-        let body: UserBody = serde_json::from_value(serde_json::json!({
-            "internal_user_id": "u1", "country": "USA", "first_name": "A", "last_name": "B",
-            "email": format!("{}@example.com", Uuid::new_v4()),
-        }))
-        .expect("body");
+        let body = UserBody {
+            internal_user_id: Some("u1".into()),
+            country: Some("USA".into()),
+            first_name: Some("A".into()),
+            last_name: Some("B".into()),
+            email: Some(format!("{}@example.com", Uuid::new_v4()).into()),
+            ..UserBody::default()
+        };
         let today = crate::clock::date(t.now());
         let (profile, _) = parse_profile(body, UserBodyKind::Create, today).expect("profile");
         t.create_user(profile).expect("user").id

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::domain::payout::{CommitStatus, ForcedOutcome, REASON_FAILURE};
-use crate::domain::user::{User, UserProfile, UserStatus};
+use crate::domain::user::{ProfileText, User, UserProfile, UserStatus};
 use crate::scenario::{Rule, Scenario, Then, ValueMatch, When};
 use crate::webhook::Directives;
 
@@ -127,26 +127,22 @@ fn mexican_user() -> User {
         status: UserStatus::Active,
         created_on: 0,
         timezone: "America/Mexico_City".into(),
-        profile: UserProfile {
-            internal_user_id: "ext-1".into(),
-            address1: None,
-            address2: None,
-            city: Some("Guadalajara".into()),
-            state_province: None,
-            postal_code: None,
-            country: "MEX".into(),
-            first_name: "Ana".into(),
-            middle_name: None,
-            last_name: "Díaz".into(),
-            email: "ana@example.com".into(),
-            language: "es".into(),
-            mobile_number: None,
-            business_name: None,
-            date_of_birth: chrono::NaiveDate::from_ymd_opt(1990, 5, 17),
-            date_of_birth_blank: false,
-            metadata: None,
-            notify_user: false,
-        },
+        profile: UserProfile::new(
+            ProfileText {
+                internal_user_id: "ext-1",
+                city: Some("Guadalajara"),
+                country: "MEX",
+                first_name: "Ana",
+                last_name: "Díaz",
+                email: "ana@example.com",
+                language: "es",
+                date_of_birth: Some("1990-05-17"),
+                ..ProfileText::default()
+            },
+            false,
+            None,
+            false,
+        ),
     }
 }
 

@@ -148,10 +148,10 @@ mod tests {
         let u = user(&t);
         // Users: a 422, no user, and the e-mail stays free.
         t.counts.set(Kind::Users, MAX_USERS_PER_TENANT);
-        let body: crate::domain::user::UserBody = serde_json::from_value(serde_json::json!({
-            "internal_user_id": "u2", "country": "USA", "first_name": "A", "last_name": "B",
-            "email": "full@example.com",
-        }))
+        let body: crate::domain::user::UserBody = serde_json::from_str(
+            r#"{"internal_user_id": "u2", "country": "USA", "first_name": "A", "last_name": "B",
+            "email": "full@example.com"}"#,
+        )
         .unwrap();
         let today = crate::clock::date(t.now());
         let (profile, _) = crate::domain::user::parse_profile(

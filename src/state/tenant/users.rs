@@ -35,7 +35,7 @@ impl Tenant {
                 self.counts.give_back(Kind::Users);
                 return Err(SimError::invalid(format!(
                     "email {:?} is already used by another user",
-                    profile.email
+                    profile.text().email
                 )));
             }
             Entry::Vacant(v) => {
@@ -44,8 +44,8 @@ impl Tenant {
         }
         let timezone = crate::domain::user::derive_timezone(
             &self.catalog,
-            &profile.country,
-            profile.state_province.as_deref(),
+            profile.text().country,
+            profile.text().state_province,
         );
         let user = Arc::new(User {
             id,
@@ -97,7 +97,7 @@ impl Tenant {
                 Entry::Occupied(_) => {
                     return Err(SimError::invalid(format!(
                         "email {:?} is already used by another user",
-                        profile.email
+                        profile.text().email
                     )))
                 }
                 Entry::Vacant(v) => {
@@ -109,8 +109,8 @@ impl Tenant {
         let user = Arc::make_mut(&mut record.user);
         user.timezone = crate::domain::user::derive_timezone(
             &self.catalog,
-            &profile.country,
-            profile.state_province.as_deref(),
+            profile.text().country,
+            profile.text().state_province,
         );
         user.profile = profile;
         user.status = status;
@@ -125,10 +125,15 @@ impl Tenant {
         internal_user_id: Option<&str>,
     ) -> Option<Arc<User>> {
         let matches = |u: &User| {
-            email.is_none_or(|e| u.profile.email.trim().eq_ignore_ascii_case(e.trim()))
-                && first_name
-                    .is_none_or(|f| u.profile.first_name.trim().eq_ignore_ascii_case(f.trim()))
-                && internal_user_id.is_none_or(|i| u.profile.internal_user_id == i)
+            email.is_none_or(|e| u.profile.text().email.trim().eq_ignore_ascii_case(e.trim()))
+                && first_name.is_none_or(|f| {
+                    u.profile
+                        .text()
+                        .first_name
+                        .trim()
+                        .eq_ignore_ascii_case(f.trim())
+                })
+                && internal_user_id.is_none_or(|i| u.profile.text().internal_user_id == i)
         };
         if let Some(e) = email {
             let id = *self.emails.get(&Hashed::new(e.trim().to_lowercase()))?;
