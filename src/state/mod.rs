@@ -2,6 +2,7 @@
 //! first use. Tenants live in a sharded map, so requests of different keys never wait on one lock.
 
 pub mod hash;
+pub mod headroom;
 pub mod journal;
 pub mod persist;
 pub mod snapshots;

@@ -29,6 +29,7 @@ impl Tenant {
         rate_override: Option<Decimal>,
         webhook: Directives,
     ) -> SimResult<InitiateOutcome> {
+        crate::state::headroom::keep();
         self.initiate_payout_as(user, None, req, rate_override, webhook)
     }
 

@@ -19,6 +19,7 @@ impl Tenant {
     // ----- users ----------------------------------------------------------------------------
 
     pub fn create_user(&self, profile: UserProfile) -> SimResult<Arc<User>> {
+        crate::state::headroom::keep();
         self.create_user_as(None, profile)
     }
 
