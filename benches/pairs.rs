@@ -6,7 +6,11 @@
 //! `cargo bench --bench pairs [-- PAIRS]` (default 200,000 pairs after 20,000 warm-up pairs);
 //! `cargo bench --bench pairs -- get [N]`: `GET /account/balance` instead, per request;
 //! `cargo bench --bench pairs -- user [N]`: `POST /user` (the guide's user, distinct e-mails).
+//! Add `allocs` to count heap allocations per operation too (the harness's own included): unlike
+//! CPU time, the count does not move with the machine's load.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use masspay_sandbox::{api, build_state, Config};
@@ -14,6 +18,40 @@ use masspay_sandbox::{api, build_state, Config};
 #[path = "support/inproc.rs"]
 mod inproc;
 use inproc::{call, field, funded_payer, initiate_body};
+
+/// The system allocator, counting allocations and reallocations while `COUNTING` is set.
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+fn count() {
+    if COUNTING.load(Relaxed) {
+        ALLOCATIONS.fetch_add(1, Relaxed);
+    }
+}
+
+// SAFETY: every call is passed on to `System` unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 /// CPU time of this process (user + system, every thread), from /proc.
 fn process_cpu() -> Duration {
@@ -136,10 +174,16 @@ fn main() {
             }
         };
         round(n / 10, "w").await;
+        COUNTING.store(has("allocs"), Relaxed);
         let (cpu0, wall0) = (process_cpu(), Instant::now());
         round(n, "m").await;
         let (cpu, wall) = (process_cpu() - cpu0, wall0.elapsed());
+        COUNTING.store(false, Relaxed);
         report(n, work.name(), threads, cpu, wall);
+        if has("allocs") {
+            let per = ALLOCATIONS.load(Relaxed) as f64 / n as f64;
+            println!("{per:.2} heap allocations per operation (the harness's included)");
+        }
         // Tearing down a store of n payouts is not the request path: keep it out of profiles.
         std::mem::forget(app);
     });
