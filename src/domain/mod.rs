@@ -52,6 +52,16 @@ pub fn parse_date(text: &str) -> Option<chrono::NaiveDate> {
 #[derive(Debug, Default)]
 pub struct Problems(pub Vec<String>);
 
+/// An optional string, borrowed from the body where it has no escapes. (Serde borrows a
+/// `Cow<str>` field marked `borrow`, but not one inside an `Option`.)
+pub fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::borrow::Cow<'a, str>>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Text<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
+    Ok(<Option<Text> as serde::Deserialize>::deserialize(d)?.map(|t| t.0))
+}
+
 impl Problems {
     pub fn new() -> Self {
         Problems(Vec::new())

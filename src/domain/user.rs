@@ -48,41 +48,41 @@ pub struct User {
     pub profile: UserProfile,
 }
 
-/// The body of `POST /user` (and, with `status`, of `PUT /user/{token}`) as sent. Its text is
-/// borrowed from the request body where it has no escapes (no allocation a field).
+// Its text is borrowed from the request body where it has no escapes (no allocation a field).
+/// The body of `POST /user` (and, with `status`, of `PUT /user/{token}`) as sent.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct UserBody<'a> {
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub status: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub internal_user_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub address1: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub address2: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub city: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub state_province: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub postal_code: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub country: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub first_name: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub middle_name: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub last_name: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub email: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub language: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub mobile_number: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub business_name: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub date_of_birth: Option<Cow<'a, str>>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Box<RawValue>>,
@@ -91,16 +91,6 @@ pub struct UserBody<'a> {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub created_on: Option<Value>,
-}
-
-/// An optional string, borrowed from the body where it has no escapes. (Serde borrows a
-/// `Cow<str>` field marked `borrow`, but not one inside an `Option`.)
-fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Cow<'a, str>>, D::Error> {
-    #[derive(Deserialize)]
-    struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
-    Ok(Option::<Text>::deserialize(d)?.map(|t| t.0))
 }
 
 /// Which body is being parsed: create (`User`) or update (`UpdateUser`, which requires more).

@@ -186,8 +186,8 @@ pub(crate) mod test_support {
         if let Some(c) = client_transfer_id {
             body["client_transfer_id"] = c.into();
         }
-        let body: crate::domain::payout::PayoutTxnBody =
-            serde_json::from_value(body).expect("body");
+        let text = body.to_string();
+        let body: crate::domain::payout::PayoutTxnBody = serde_json::from_str(&text).expect("body");
         crate::domain::payout::parse_payout_request(catalog, body, None, |_| None).expect("request")
     }
 }

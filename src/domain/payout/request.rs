@@ -1,5 +1,7 @@
 //! `PayoutTxn` as sent, and its parsing against the catalog into a [`PayoutRequest`].
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -10,19 +12,28 @@ use crate::domain::error::SimError;
 
 /// `PayoutTxn` as sent.
 #[derive(serde::Deserialize, Default, utoipa::ToSchema)]
-pub struct PayoutTxnBody {
-    pub client_transfer_id: Option<String>,
-    pub source_currency_code: Option<String>,
-    pub destination_currency_code: Option<String>,
-    pub source_token: Option<String>,
-    pub destination_token: Option<String>,
+pub struct PayoutTxnBody<'a> {
+    #[serde(default, borrow, deserialize_with = "crate::domain::borrowed")]
+    pub client_transfer_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "crate::domain::borrowed")]
+    pub source_currency_code: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "crate::domain::borrowed")]
+    pub destination_currency_code: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "crate::domain::borrowed")]
+    pub source_token: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "crate::domain::borrowed")]
+    pub destination_token: Option<Cow<'a, str>>,
+    #[serde(borrow)]
     #[schema(value_type = Option<f64>)]
-    pub destination_amount: Option<Box<RawValue>>,
+    pub destination_amount: Option<&'a RawValue>,
+    #[serde(borrow)]
     #[schema(value_type = Option<f64>)]
-    pub source_amount: Option<Box<RawValue>>,
-    pub attr_set_token: Option<String>,
+    pub source_amount: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "crate::domain::borrowed")]
+    pub attr_set_token: Option<Cow<'a, str>>,
+    #[serde(borrow)]
     #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Box<RawValue>>,
+    pub metadata: Option<&'a RawValue>,
     pub notify_user: Option<bool>,
     /// API 1.0.0: commit at once (same currency only).
     pub auto_commit: Option<bool>,
@@ -56,7 +67,7 @@ impl PayoutRequest {
 /// Parses `PayoutTxn` (and the `limit` query) into a [`PayoutRequest`], listing every problem.
 pub fn parse_payout_request(
     catalog: &crate::domain::catalog::Catalog,
-    body: PayoutTxnBody,
+    body: PayoutTxnBody<'_>,
     limit: Option<Decimal>,
     wallet: impl Fn(&str) -> Option<(Uuid, usize)>,
 ) -> Result<PayoutRequest, SimError> {
@@ -116,9 +127,9 @@ pub fn parse_payout_request(
     }
     let sp = source_currency.map_or(ANY_PRECISION, |c| catalog.precision_of(c));
     let dp = catalog.precision_of(&destination_currency);
-    let mut amount = |name: &str, raw: Option<Box<RawValue>>, precision: u32| {
+    let mut amount = |name: &str, raw: Option<&RawValue>, precision: u32| {
         let raw = raw.filter(|r| r.get() != "null")?;
-        match parse_request_amount(name, &raw, precision) {
+        match parse_request_amount(name, raw, precision) {
             Ok(d) => Some(d),
             Err(e) => {
                 p.push(e);
@@ -131,7 +142,9 @@ pub fn parse_payout_request(
     if source_amount.is_some() && destination_amount.is_some() {
         p.push("give either source_amount or destination_amount, not both");
     }
-    let client_transfer_id = p.optional("client_transfer_id", body.client_transfer_id, 50);
+    let client_transfer_id = p
+        .optional("client_transfer_id", body.client_transfer_id, 50)
+        .map(Cow::into_owned);
     let metadata = match body.metadata {
         None => None,
         Some(raw) => normalise_metadata(raw, &mut p).filter(|m| {
@@ -154,7 +167,9 @@ pub fn parse_payout_request(
             }
         }
     }
-    let attr_set_token = p.optional("attr_set_token", body.attr_set_token, 100);
+    let attr_set_token = p
+        .optional("attr_set_token", body.attr_set_token, 100)
+        .map(Cow::into_owned);
     let (Some(source), Some(payer), Some(destination_currency)) = (source, payer, dest_idx) else {
         return Err(p
             .finish::<()>("payout", ())
@@ -183,13 +198,10 @@ pub fn parse_payout_request(
 
 /// `metadata` is an object (1.0.0) or a string (0.1.4); a string holding a JSON object is stored
 /// as that object, any other string as `{"value": "<string>"}` (responses type it as an object).
-fn normalise_metadata(
-    raw: Box<RawValue>,
-    p: &mut crate::domain::Problems,
-) -> Option<Box<RawValue>> {
+fn normalise_metadata(raw: &RawValue, p: &mut crate::domain::Problems) -> Option<Box<RawValue>> {
     let text = raw.get().trim_start();
     if text.starts_with('{') {
-        return Some(raw);
+        return Some(raw.to_owned());
     }
     if text == "null" {
         return None;
