@@ -202,11 +202,12 @@ async fn lookup(TenantCtx(tenant): TenantCtx, Query(q): Query<LookupQuery>) -> A
     let user = tenant
         .lookup_user(email.as_deref(), first_name.as_deref(), internal.as_deref())
         .ok_or_else(|| ApiError::not_found("no user matches this lookup"))?;
+    let text = user.profile.text();
     Ok(json(&FoundUser {
         user_token: user.id.token(),
-        first_name: user.profile.text().first_name,
-        last_name: user.profile.text().last_name,
-        internal_user_id: user.profile.text().internal_user_id,
+        first_name: text.first_name,
+        last_name: text.last_name,
+        internal_user_id: text.internal_user_id,
     }))
 }
 

@@ -48,10 +48,6 @@ pub fn parse_date(text: &str) -> Option<chrono::NaiveDate> {
     )
 }
 
-/// Collects every problem of a request, so one 400 can list them all.
-#[derive(Debug, Default)]
-pub struct Problems(pub Vec<String>);
-
 /// An optional string, borrowed from the body where it has no escapes. (Serde borrows a
 /// `Cow<str>` field marked `borrow`, but not one inside an `Option`.)
 pub fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(
@@ -61,6 +57,10 @@ pub fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(
     struct Text<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
     Ok(<Option<Text> as serde::Deserialize>::deserialize(d)?.map(|t| t.0))
 }
+
+/// Collects every problem of a request, so one 400 can list them all.
+#[derive(Debug, Default)]
+pub struct Problems(pub Vec<String>);
 
 impl Problems {
     pub fn new() -> Self {
