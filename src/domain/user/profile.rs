@@ -24,7 +24,7 @@ pub struct UserProfile {
 }
 
 /// The text fields of a [`UserProfile`], borrowed from it (or, to make one, from anywhere).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ProfileText<'a> {
     pub internal_user_id: &'a str,
     pub address1: Option<&'a str>,
@@ -133,21 +133,8 @@ impl UserProfile {
 /// packed.
 #[derive(Serialize)]
 struct ProfileOut<'a> {
-    internal_user_id: &'a str,
-    address1: Option<&'a str>,
-    address2: Option<&'a str>,
-    city: Option<&'a str>,
-    state_province: Option<&'a str>,
-    postal_code: Option<&'a str>,
-    country: &'a str,
-    first_name: &'a str,
-    middle_name: Option<&'a str>,
-    last_name: &'a str,
-    email: &'a str,
-    language: &'a str,
-    mobile_number: Option<&'a str>,
-    business_name: Option<&'a str>,
-    date_of_birth: Option<&'a str>,
+    #[serde(flatten)]
+    text: ProfileText<'a>,
     date_of_birth_blank: bool,
     metadata: Option<&'a RawValue>,
     notify_user: bool,
@@ -178,23 +165,8 @@ struct ProfileIn {
 
 impl Serialize for UserProfile {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let t = self.text();
         ProfileOut {
-            internal_user_id: t.internal_user_id,
-            address1: t.address1,
-            address2: t.address2,
-            city: t.city,
-            state_province: t.state_province,
-            postal_code: t.postal_code,
-            country: t.country,
-            first_name: t.first_name,
-            middle_name: t.middle_name,
-            last_name: t.last_name,
-            email: t.email,
-            language: t.language,
-            mobile_number: t.mobile_number,
-            business_name: t.business_name,
-            date_of_birth: t.date_of_birth,
+            text: self.text(),
             date_of_birth_blank: self.date_of_birth_blank,
             metadata: self.metadata.as_deref(),
             notify_user: self.notify_user,
