@@ -18,6 +18,7 @@ pub mod extract;
 mod gate;
 mod history;
 pub mod idempotency_layer;
+mod json_text;
 mod load;
 pub mod models;
 pub mod openapi;
@@ -98,6 +99,13 @@ pub fn json<T: Serialize + ?Sized>(body: &T) -> Response {
         Ok(()) => json_bytes(bytes),
         Err(e) => ApiError::Internal(format!("response serialisation failed: {e}")).into_response(),
     }
+}
+
+/// A 200 response with the JSON text `write` writes (one allocation, as in [`json`]).
+pub fn json_written(write: impl FnOnce(&mut Vec<u8>)) -> Response {
+    let mut bytes = Vec::with_capacity(1024);
+    write(&mut bytes);
+    json_bytes(bytes)
 }
 
 /// A 200 response with this JSON text.

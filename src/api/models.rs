@@ -5,9 +5,10 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use super::json_text::Object;
 use crate::clock;
 use crate::domain::catalog::Catalog;
-use crate::domain::money::Amount;
+use crate::domain::money::{Amount, DecimalText};
 use crate::domain::payout::{CommitOutcome, Payout};
 use crate::domain::token;
 use crate::domain::user::User;
@@ -162,6 +163,39 @@ impl<'a> PayoutTxnResp<'a> {
             user_token: None,
         }
     }
+
+    /// The JSON the derived `Serialize` writes, written directly (`json_text`): the initiate
+    /// answer, the payout path's largest.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let amount = |a: Amount| DecimalText::new(a.value());
+        Object::new(out)
+            .str("payout_token", &self.payout_token)
+            .str("client_transfer_id", self.client_transfer_id)
+            .str("source_currency_code", self.source_currency_code)
+            .str("destination_currency_code", self.destination_currency_code)
+            .str("source_token", &self.source_token)
+            .str("destination_token", self.destination_token)
+            .raw(
+                "destination_amount",
+                amount(self.destination_amount).as_str(),
+            )
+            .raw("source_amount", amount(self.source_amount).as_str())
+            .str("attr_set_token", &self.attr_set_token)
+            .raw("exchange_rate", amount(self.exchange_rate).as_str())
+            .raw("fee", amount(self.fee).as_str())
+            .str("expiration", &self.expiration)
+            .str("pickup_code", self.pickup_code)
+            .str("status", self.status)
+            .opt_str("payer_logo", self.payer_logo)
+            .str("payer_name", self.payer_name)
+            .str("delivery_type", self.delivery_type)
+            .str("country_code", self.country_code)
+            .opt_raw("metadata", self.metadata.map(RawValue::get))
+            .str("estimated_availability", &self.estimated_availability)
+            .opt_str("status_reason", self.status_reason)
+            .opt_str("user_token", self.user_token.as_deref())
+            .end();
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -182,6 +216,16 @@ impl<'a> PayoutTxnCommitResp<'a> {
             pickup_code: p.pickup_code.as_deref(),
             errors: outcome.errors(),
         }
+    }
+
+    /// The JSON the derived `Serialize` writes, written directly (`json_text`).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        Object::new(out)
+            .str("payout_token", &self.payout_token)
+            .str("status", self.status)
+            .opt_str("pickup_code", self.pickup_code)
+            .opt_str("errors", self.errors.as_deref())
+            .end();
     }
 }
 
@@ -402,6 +446,69 @@ impl<'a> TxnHistoryResp<'a> {
             client_transfer_id: p.client_transfer_id.as_deref(),
             status_reason: p.status_reason.as_deref(),
             user_token: with_user.then(|| p.user.token()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).unwrap()
+    }
+
+    fn written(write: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        write(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The payout answers written by hand are the derived `Serialize`'s, byte for byte: with and
+    /// without each optional member, and with text JSON must escape.
+    #[test]
+    fn payout_answers_are_written_as_serde_json_writes_them() {
+        let metadata = raw(r#"{"group_id":541,"note":"a \"quoted\" word"}"#);
+        let d = |s: &str| Amount(s.parse().unwrap());
+        for full in [false, true] {
+            let p = PayoutTxnResp {
+                payout_token: "payout_01ccc81e-134b-49b1-9d3d-35f46d9fda44".into(),
+                client_transfer_id: if full { "ctid \"7\"\n\\" } else { "" },
+                source_currency_code: "USD",
+                destination_currency_code: "BTC",
+                source_token: "clnt_wlt_ba4275f2-bae1-488d-9d6f-20af1cd83574".into(),
+                destination_token: "dst_d2138fd0-00be-45a8-985f-4f5bde500962",
+                destination_amount: d("0.0001052"),
+                source_amount: d(if full { "-12.50" } else { "10" }),
+                attr_set_token: String::new(),
+                exchange_rate: d("0.00001052"),
+                fee: d("2.99"),
+                expiration: "2026-01-01T00:02:00Z".into(),
+                pickup_code: if full { "12345678" } else { "" },
+                status: "PENDING",
+                payer_logo: full.then_some("https://example.com/logo.png"),
+                payer_name: "Bitso Bitcoin — México",
+                delivery_type: "CRYPTOCURRENCY",
+                country_code: "MEX",
+                metadata: full.then_some(&*metadata),
+                estimated_availability: "2026-01-01T00:15:00Z".into(),
+                status_reason: full.then_some("Insufficient funds"),
+                user_token: full.then(|| "usr_x".to_owned()),
+            };
+            assert_eq!(
+                written(|out| p.write_json(out)),
+                serde_json::to_string(&p).unwrap()
+            );
+            let c = PayoutTxnCommitResp {
+                payout_token: p.payout_token.clone(),
+                status: "success",
+                pickup_code: full.then_some("12345678"),
+                errors: full.then(|| "attribute \"x\" is missing".to_owned()),
+            };
+            assert_eq!(
+                written(|out| c.write_json(out)),
+                serde_json::to_string(&c).unwrap()
+            );
         }
     }
 }

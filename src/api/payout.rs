@@ -10,7 +10,7 @@ use super::models;
 use super::models::{PayoutTxnCommitResp, PayoutTxnResp};
 use super::registry::{one, Operation, Param, Schema};
 use super::scenario_layer::{self, transfer_id_scenarios};
-use super::{json, ApiVersion, AppState};
+use super::{json, json_written, ApiVersion, AppState};
 use crate::domain::payout::{parse_payout_request, PayoutTxnBody};
 use crate::domain::token::{PayoutId, UserId};
 use crate::error::{ApiError, ApiResult};
@@ -215,17 +215,17 @@ async fn initiate_with(
             &effects.require_attributes,
             effects.webhook,
         )?;
-        return Ok(json(&PayoutTxnCommitResp::from(&p, &outcome)));
+        let answer = PayoutTxnCommitResp::from(&p, &outcome);
+        return Ok(json_written(|out| answer.write_json(out)));
     }
-    Ok(match &outcome {
-        InitiateOutcome::Created(p) => json(&PayoutTxnResp::from(catalog, p, p.id.token(), false)),
+    let answer = match &outcome {
+        InitiateOutcome::Created(p) => PayoutTxnResp::from(catalog, p, p.id.token(), false),
         InitiateOutcome::InsufficientFunds(p) => {
-            json(&PayoutTxnResp::from(catalog, p, "NSF".into(), false))
+            PayoutTxnResp::from(catalog, p, "NSF".into(), false)
         }
-        InitiateOutcome::Duplicate(p) => {
-            json(&PayoutTxnResp::from(catalog, p, "DUPLICATE".into(), false))
-        }
-    })
+        InitiateOutcome::Duplicate(p) => PayoutTxnResp::from(catalog, p, "DUPLICATE".into(), false),
+    };
+    Ok(json_written(|out| answer.write_json(out)))
 }
 
 #[derive(Deserialize)]
@@ -263,12 +263,8 @@ async fn status(
     query_bool("force_status_update", q.force_status_update.as_deref())?;
     let logo = query_bool("include_payer_logo", q.include_payer_logo.as_deref())?;
     let p = find_payout(&tenant, user, &payout_token)?;
-    Ok(json(&PayoutTxnResp::from(
-        &tenant.catalog,
-        &p,
-        p.id.token(),
-        logo,
-    )))
+    let answer = PayoutTxnResp::from(&tenant.catalog, &p, p.id.token(), logo);
+    Ok(json_written(|out| answer.write_json(out)))
 }
 
 async fn commit(
@@ -308,7 +304,8 @@ fn commit_with(
         &effects.require_attributes,
         effects.webhook,
     )?;
-    Ok(json(&PayoutTxnCommitResp::from(&p, &outcome)))
+    let answer = PayoutTxnCommitResp::from(&p, &outcome);
+    Ok(json_written(|out| answer.write_json(out)))
 }
 
 /// "Check status and export PDF": the payout's confirmation as a real PDF, base64.

@@ -184,11 +184,11 @@ impl Magic {
             return None;
         }
         let last_two = (cents.trunc() % Decimal::ONE_HUNDRED).abs();
-        match last_two.to_string().as_str() {
-            "51" => Some(Magic::Nsf),
-            "52" => Some(Magic::ExpiredRate),
-            "53" => Some(Magic::AdditionalAttributes),
-            "54" => Some(Magic::Failure),
+        match rust_decimal::prelude::ToPrimitive::to_u8(&last_two)? {
+            51 => Some(Magic::Nsf),
+            52 => Some(Magic::ExpiredRate),
+            53 => Some(Magic::AdditionalAttributes),
+            54 => Some(Magic::Failure),
             _ => None,
         }
     }
@@ -248,6 +248,7 @@ mod tests {
         assert_eq!(Magic::of(d("12.55")), None);
         assert_eq!(Magic::of(d("0.00010051")), None);
         assert_eq!(Magic::of(d("100.5")), None);
+        assert_eq!(Magic::of(d("-100.5100")), Some(Magic::Nsf));
     }
 
     #[test]
