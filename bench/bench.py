@@ -670,7 +670,9 @@ def main():
         f"- commit: `{commit}`" + (" (+ uncommitted changes in src/ or manifests)" if dirty else ""),
         f"- sandbox binary: `{os.path.relpath(SANDBOX_BIN, REPO)}`, baseline binary: "
         f"`{os.path.relpath(BASELINE_BIN, REPO)}`"
-        + (f" (cargo profile `{os.environ['BENCH_PROFILE']}`)" if os.environ.get("BENCH_PROFILE") else ""),
+        + (f" (cargo profile `{os.environ['BENCH_PROFILE']}`" if os.environ.get("BENCH_PROFILE") else "")
+        + (", both profile-guided (packaging/pgo)" if os.environ.get("BENCH_PGO") == "1" else "")
+        + (")" if os.environ.get("BENCH_PROFILE") else ""),
         f"- machine: {os.cpu_count()} CPUs (nproc {sh(['nproc'])}), {cpu_model()}, Linux {kernel}",
         f"- load: {wrk_v.split(' [')[0]}, -t{THREADS} -c{CONNECTIONS} -d{DURATION}s, loopback, "
         f"client and server on the same {os.cpu_count()} CPUs",

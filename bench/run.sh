@@ -13,7 +13,8 @@
 # REF=<commit> (measure that commit: exported with `git archive` into bench/work/tree and built
 # there into bench/target/sandbox, untouched by uncommitted edits in the work tree),
 # PROFILE (cargo profile of both servers: `dist` by default, what every shipped binary is built
-# with; `release` is the quick build, and QUICK=1's default).
+# with; `release` is the quick build, and QUICK=1's default), PGO (1 by default with `dist`: both
+# servers profile-guided, as the Linux binaries ship; PGO=0 plain `dist`).
 # Results: bench/results/YYYY-MM-DD-HHMM.md and bench/results/latest.md, also printed.
 # Fails (exit 1) on any error under load: a non-2xx answer, a socket error, a crash.
 set -euo pipefail
@@ -60,17 +61,42 @@ else
   export SANDBOX_BIN="${SANDBOX_BIN:-$REPO/target/$PROFILE/masspay-sandbox}"
 fi
 export BASELINE_BIN="${BASELINE_BIN:-$BENCH/target/$PROFILE/masspay-baseline}"
+# PGO=1 (the default with the dist profile, as the Linux binaries ship): both servers are built
+# profile-guided, each trained by packaging/pgo/train.py's same requests (packaging/pgo/profile.sh),
+# into target dirs of their own (pgo-use/) so the plain builds stay as they are.
+PGO="${PGO:-$([ "$PROFILE" = dist ] && [ -z "${QUICK:-}" ] && echo 1 || echo 0)}"
+[ "$PGO" = 1 ] && [ "$PROFILE" != dist ] && { echo "bench: PGO=1 needs PROFILE=dist" >&2; exit 1; }
+export BENCH_PGO="$PGO"
+if [ "$PGO" = 1 ]; then
+  if [ -n "${REF:-}" ]; then
+    export SANDBOX_BIN="$BENCH/target/sandbox/pgo-use/dist/masspay-sandbox"
+  else
+    export SANDBOX_BIN="$REPO/target/pgo-use/dist/masspay-sandbox"
+  fi
+  export BASELINE_BIN="$BENCH/target/pgo-use/dist/masspay-baseline"
+fi
+# build DIR TARGET_DIR BIN: `cargo build --profile $PROFILE`, profile-guided when PGO=1.
+build() {
+  local dir="$1" target_dir="$2" bin="$3" flags="${RUSTFLAGS:-}"
+  if [ "$PGO" = 1 ]; then
+    local profile
+    profile="$(bash "$REPO/packaging/pgo/profile.sh" --manifest-path "$dir/Cargo.toml" --bin "$bin" | tail -n 1)"
+    flags="$flags -Cprofile-use=$profile"
+    target_dir="$target_dir/pgo-use"
+  fi
+  (cd "$dir" && RUSTFLAGS="$flags" cargo build --profile "$PROFILE" --quiet --bin "$bin" \
+    --target-dir "$target_dir")
+}
 if [ -z "${SKIP_BUILD:-}" ]; then
   if [ -n "${REF:-}" ]; then
-    say "cargo build --profile $PROFILE (sandbox at $BENCH_COMMIT)"
-    (cd "$BENCH/work/tree" && cargo build --profile "$PROFILE" --quiet \
-      --bin masspay-sandbox --target-dir "$BENCH/target/sandbox")
+    say "cargo build --profile $PROFILE (sandbox at $BENCH_COMMIT, PGO=$PGO)"
+    build "$BENCH/work/tree" "$BENCH/target/sandbox" masspay-sandbox
   else
-    say "cargo build --profile $PROFILE (sandbox)"
-    (cd "$REPO" && cargo build --profile "$PROFILE" --quiet --bin masspay-sandbox)
+    say "cargo build --profile $PROFILE (sandbox, PGO=$PGO)"
+    build "$REPO" "$REPO/target" masspay-sandbox
   fi
-  say "cargo build --profile $PROFILE (baseline)"
-  (cd "$BENCH/baseline" && cargo build --profile "$PROFILE" --quiet --target-dir "$BENCH/target")
+  say "cargo build --profile $PROFILE (baseline, PGO=$PGO)"
+  build "$BENCH/baseline" "$BENCH/target" masspay-baseline
 fi
 
 # 3. Measure and report.

@@ -20,7 +20,8 @@ trap cleanup EXIT
 
 python3 -m venv "$work/build"
 "$work/build/bin/pip" install -q "maturin>=1.5,<2" pipx
-RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+# PGO_PROFILE (set by .ci/run): built profile-guided like the release's Linux wheels.
+RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static${PGO_PROFILE:+ -Cprofile-use=$PGO_PROFILE}" \
   "$work/build/bin/maturin" build --profile dist --locked --target x86_64-unknown-linux-gnu \
   --compatibility manylinux2014 --out "$work/wheels"
 wheel=$(ls "$work"/wheels/masspay_sandbox-*-manylinux*.whl)
