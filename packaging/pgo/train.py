@@ -41,14 +41,26 @@ class Client:
     """One keep-alive connection with one API key."""
 
     def __init__(self, port, key):
+        self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
     def call(self, method, path, body=None, raw=None):
+        """(status, parsed JSON or None); (0, None) if the request could not be sent twice. A
+        server may close a connection after refusing a request (the bare server does, on a
+        route it lacks): the request is then sent again on a new one."""
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        self.conn.request(method, path, body=data, headers=self.headers)
-        res = self.conn.getresponse()
-        text = res.read()
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=data, headers=self.headers)
+                res = self.conn.getresponse()
+                text = res.read()
+                break
+            except (OSError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                if attempt == 2:
+                    return 0, None
         try:
             parsed = json.loads(text) if text else None
         except ValueError:
