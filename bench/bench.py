@@ -671,7 +671,9 @@ def main():
         f"- sandbox binary: `{os.path.relpath(SANDBOX_BIN, REPO)}`, baseline binary: "
         f"`{os.path.relpath(BASELINE_BIN, REPO)}`"
         + (f" (cargo profile `{os.environ['BENCH_PROFILE']}`" if os.environ.get("BENCH_PROFILE") else "")
-        + (", both profile-guided (packaging/pgo)" if os.environ.get("BENCH_PGO") == "1" else "")
+        + ({("1", "1"): ", both profile-guided (packaging/pgo)",
+            ("1", "0"): ", the sandbox profile-guided (packaging/pgo), the baseline not"}
+           .get((os.environ.get("BENCH_PGO"), os.environ.get("BENCH_PGO_BASELINE")), ""))
         + (")" if os.environ.get("BENCH_PROFILE") else ""),
         f"- machine: {os.cpu_count()} CPUs (nproc {sh(['nproc'])}), {cpu_model()}, Linux {kernel}",
         f"- load: {wrk_v.split(' [')[0]}, -t{THREADS} -c{CONNECTIONS} -d{DURATION}s, loopback, "

@@ -14,7 +14,8 @@
 # there into bench/target/sandbox, untouched by uncommitted edits in the work tree),
 # PROFILE (cargo profile of both servers: `dist` by default, what every shipped binary is built
 # with; `release` is the quick build, and QUICK=1's default), PGO (1 by default with `dist`: both
-# servers profile-guided, as the Linux binaries ship; PGO=0 plain `dist`).
+# servers profile-guided, as the Linux binaries ship; PGO=0 plain `dist`; PGO_BASELINE=0 the
+# profile-guided sandbox against the plain baseline).
 # Results: bench/results/YYYY-MM-DD-HHMM.md and bench/results/latest.md, also printed.
 # Fails (exit 1) on any error under load: a non-2xx answer, a socket error, a crash.
 set -euo pipefail
@@ -66,19 +67,24 @@ export BASELINE_BIN="${BASELINE_BIN:-$BENCH/target/$PROFILE/masspay-baseline}"
 # into target dirs of their own (pgo-use/) so the plain builds stay as they are.
 PGO="${PGO:-$([ "$PROFILE" = dist ] && [ -z "${QUICK:-}" ] && echo 1 || echo 0)}"
 [ "$PGO" = 1 ] && [ "$PROFILE" != dist ] && { echo "bench: PGO=1 needs PROFILE=dist" >&2; exit 1; }
-export BENCH_PGO="$PGO"
+# PGO_BASELINE=0 with PGO=1: the profile-guided sandbox (as shipped) against the plain dist
+# baseline, the comparison before profile-guided builds.
+PGO_BASELINE="${PGO_BASELINE:-$PGO}"
+export BENCH_PGO="$PGO" BENCH_PGO_BASELINE="$PGO_BASELINE"
 if [ "$PGO" = 1 ]; then
   if [ -n "${REF:-}" ]; then
     export SANDBOX_BIN="$BENCH/target/sandbox/pgo-use/dist/masspay-sandbox"
   else
     export SANDBOX_BIN="$REPO/target/pgo-use/dist/masspay-sandbox"
   fi
+fi
+if [ "$PGO_BASELINE" = 1 ]; then
   export BASELINE_BIN="$BENCH/target/pgo-use/dist/masspay-baseline"
 fi
-# build DIR TARGET_DIR BIN: `cargo build --profile $PROFILE`, profile-guided when PGO=1.
+# build DIR TARGET_DIR BIN PGO: `cargo build --profile $PROFILE`, profile-guided when PGO is 1.
 build() {
-  local dir="$1" target_dir="$2" bin="$3" flags="${RUSTFLAGS:-}"
-  if [ "$PGO" = 1 ]; then
+  local dir="$1" target_dir="$2" bin="$3" pgo="$4" flags="${RUSTFLAGS:-}"
+  if [ "$pgo" = 1 ]; then
     local profile
     profile="$(bash "$REPO/packaging/pgo/profile.sh" --manifest-path "$dir/Cargo.toml" --bin "$bin" | tail -n 1)"
     flags="$flags -Cprofile-use=$profile"
@@ -90,13 +96,13 @@ build() {
 if [ -z "${SKIP_BUILD:-}" ]; then
   if [ -n "${REF:-}" ]; then
     say "cargo build --profile $PROFILE (sandbox at $BENCH_COMMIT, PGO=$PGO)"
-    build "$BENCH/work/tree" "$BENCH/target/sandbox" masspay-sandbox
+    build "$BENCH/work/tree" "$BENCH/target/sandbox" masspay-sandbox "$PGO"
   else
     say "cargo build --profile $PROFILE (sandbox, PGO=$PGO)"
-    build "$REPO" "$REPO/target" masspay-sandbox
+    build "$REPO" "$REPO/target" masspay-sandbox "$PGO"
   fi
-  say "cargo build --profile $PROFILE (baseline, PGO=$PGO)"
-  build "$BENCH/baseline" "$BENCH/target" masspay-baseline
+  say "cargo build --profile $PROFILE (baseline, PGO=$PGO_BASELINE)"
+  build "$BENCH/baseline" "$BENCH/target" masspay-baseline "$PGO_BASELINE"
 fi
 
 # 3. Measure and report.
