@@ -4,10 +4,10 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::extract::{BodyBytes, Path, Query, TenantCtx};
-use super::json;
 use super::models;
 use super::models::{FoundUser, StoredUser};
 use super::registry::{one, Operation, Param, Schema};
+use super::{json, json_written};
 use crate::clock;
 use crate::domain::token::UserId;
 use crate::domain::user::{parse_profile, UserBody, UserBodyKind, UserStatus};
@@ -150,7 +150,8 @@ fn create_from(tenant: &Tenant, body: UserBody<'_>) -> ApiResult<Response> {
     let today = clock::date(tenant.now());
     let (profile, _) = parse_profile(body, UserBodyKind::Create, today)?;
     let user = tenant.create_user(profile)?;
-    Ok(json(&StoredUser::from(&user)))
+    let answer = StoredUser::from(&user);
+    Ok(json_written(|out| answer.write_json(out)))
 }
 
 async fn fetch(
@@ -159,7 +160,8 @@ async fn fetch(
 ) -> ApiResult<Response> {
     let id = user_id(&tenant, &user_token)?;
     let user = tenant.user(id).ok_or_else(|| ApiError::not_found("user"))?;
-    Ok(json(&StoredUser::from(&user)))
+    let answer = StoredUser::from(&user);
+    Ok(json_written(|out| answer.write_json(out)))
 }
 
 async fn update(
@@ -172,7 +174,8 @@ async fn update(
     let today = clock::date(tenant.now());
     let (profile, status) = parse_profile(body, UserBodyKind::Update, today)?;
     let user = tenant.update_user(id, profile, status.unwrap_or(UserStatus::Active))?;
-    Ok(json(&StoredUser::from(&user)))
+    let answer = StoredUser::from(&user);
+    Ok(json_written(|out| answer.write_json(out)))
 }
 
 #[derive(Deserialize)]
