@@ -8,6 +8,12 @@
 //! keep their derived `Serialize` (lists, the state dump, the OpenAPI document), and their tests
 //! hold the two writings equal byte for byte.
 
+/// An answer that writes its own JSON: the same text its derived `Serialize` gives (each
+/// model's test holds the two equal), sent with [`super::json_text_answer`].
+pub trait JsonText {
+    fn write_json(&self, out: &mut Vec<u8>);
+}
+
 /// An object being written into `out`; [`Object::end`] closes it.
 pub struct Object<'o> {
     out: &'o mut Vec<u8>,

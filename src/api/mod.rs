@@ -101,10 +101,11 @@ pub fn json<T: Serialize + ?Sized>(body: &T) -> Response {
     }
 }
 
-/// A 200 response with the JSON text `write` writes (one allocation, as in [`json`]).
-pub fn json_written(write: impl FnOnce(&mut Vec<u8>)) -> Response {
+/// A 200 response with an answer that writes its own JSON ([`json_text::JsonText`]; one
+/// allocation, as in [`json`]).
+pub fn json_text_answer(body: &impl json_text::JsonText) -> Response {
     let mut bytes = Vec::with_capacity(1024);
-    write(&mut bytes);
+    body.write_json(&mut bytes);
     json_bytes(bytes)
 }
 

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::json_text::Object;
+use super::json_text::{JsonText, Object};
 use crate::clock;
 use crate::domain::catalog::Catalog;
 use crate::domain::money::{Amount, DecimalText};
@@ -83,10 +83,12 @@ impl<'a> StoredUser<'a> {
             metadata: u.profile.metadata.as_deref(),
         }
     }
+}
 
+impl JsonText for StoredUser<'_> {
     /// The JSON the derived `Serialize` writes, written directly (`json_text`): the answer of
     /// creating, reading and updating a user.
-    pub fn write_json(&self, out: &mut Vec<u8>) {
+    fn write_json(&self, out: &mut Vec<u8>) {
         Object::new(out)
             .str("user_token", &self.user_token)
             .str("status", self.status)
@@ -190,10 +192,12 @@ impl<'a> PayoutTxnResp<'a> {
             user_token: None,
         }
     }
+}
 
+impl JsonText for PayoutTxnResp<'_> {
     /// The JSON the derived `Serialize` writes, written directly (`json_text`): the initiate
     /// answer, the payout path's largest.
-    pub fn write_json(&self, out: &mut Vec<u8>) {
+    fn write_json(&self, out: &mut Vec<u8>) {
         let amount = |a: Amount| DecimalText::new(a.value());
         Object::new(out)
             .str("payout_token", &self.payout_token)
@@ -244,9 +248,11 @@ impl<'a> PayoutTxnCommitResp<'a> {
             errors: outcome.errors(),
         }
     }
+}
 
+impl JsonText for PayoutTxnCommitResp<'_> {
     /// The JSON the derived `Serialize` writes, written directly (`json_text`).
-    pub fn write_json(&self, out: &mut Vec<u8>) {
+    fn write_json(&self, out: &mut Vec<u8>) {
         Object::new(out)
             .str("payout_token", &self.payout_token)
             .str("status", self.status)

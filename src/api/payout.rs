@@ -10,7 +10,7 @@ use super::models;
 use super::models::{PayoutTxnCommitResp, PayoutTxnResp};
 use super::registry::{one, Operation, Param, Schema};
 use super::scenario_layer::{self, transfer_id_scenarios};
-use super::{json, json_written, ApiVersion, AppState};
+use super::{json, json_text_answer, ApiVersion, AppState};
 use crate::domain::payout::{parse_payout_request, PayoutTxnBody};
 use crate::domain::token::{PayoutId, UserId};
 use crate::error::{ApiError, ApiResult};
@@ -215,8 +215,7 @@ async fn initiate_with(
             &effects.require_attributes,
             effects.webhook,
         )?;
-        let answer = PayoutTxnCommitResp::from(&p, &outcome);
-        return Ok(json_written(|out| answer.write_json(out)));
+        return Ok(json_text_answer(&PayoutTxnCommitResp::from(&p, &outcome)));
     }
     let answer = match &outcome {
         InitiateOutcome::Created(p) => PayoutTxnResp::from(catalog, p, p.id.token(), false),
@@ -225,7 +224,7 @@ async fn initiate_with(
         }
         InitiateOutcome::Duplicate(p) => PayoutTxnResp::from(catalog, p, "DUPLICATE".into(), false),
     };
-    Ok(json_written(|out| answer.write_json(out)))
+    Ok(json_text_answer(&answer))
 }
 
 #[derive(Deserialize)]
@@ -263,8 +262,12 @@ async fn status(
     query_bool("force_status_update", q.force_status_update.as_deref())?;
     let logo = query_bool("include_payer_logo", q.include_payer_logo.as_deref())?;
     let p = find_payout(&tenant, user, &payout_token)?;
-    let answer = PayoutTxnResp::from(&tenant.catalog, &p, p.id.token(), logo);
-    Ok(json_written(|out| answer.write_json(out)))
+    Ok(json_text_answer(&PayoutTxnResp::from(
+        &tenant.catalog,
+        &p,
+        p.id.token(),
+        logo,
+    )))
 }
 
 async fn commit(
@@ -304,8 +307,7 @@ fn commit_with(
         &effects.require_attributes,
         effects.webhook,
     )?;
-    let answer = PayoutTxnCommitResp::from(&p, &outcome);
-    Ok(json_written(|out| answer.write_json(out)))
+    Ok(json_text_answer(&PayoutTxnCommitResp::from(&p, &outcome)))
 }
 
 /// "Check status and export PDF": the payout's confirmation as a real PDF, base64.

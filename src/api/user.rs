@@ -7,7 +7,7 @@ use super::extract::{BodyBytes, Path, Query, TenantCtx};
 use super::models;
 use super::models::{FoundUser, StoredUser};
 use super::registry::{one, Operation, Param, Schema};
-use super::{json, json_written};
+use super::{json, json_text_answer};
 use crate::clock;
 use crate::domain::token::UserId;
 use crate::domain::user::{parse_profile, UserBody, UserBodyKind, UserStatus};
@@ -150,8 +150,7 @@ fn create_from(tenant: &Tenant, body: UserBody<'_>) -> ApiResult<Response> {
     let today = clock::date(tenant.now());
     let (profile, _) = parse_profile(body, UserBodyKind::Create, today)?;
     let user = tenant.create_user(profile)?;
-    let answer = StoredUser::from(&user);
-    Ok(json_written(|out| answer.write_json(out)))
+    Ok(json_text_answer(&StoredUser::from(&user)))
 }
 
 async fn fetch(
@@ -160,8 +159,7 @@ async fn fetch(
 ) -> ApiResult<Response> {
     let id = user_id(&tenant, &user_token)?;
     let user = tenant.user(id).ok_or_else(|| ApiError::not_found("user"))?;
-    let answer = StoredUser::from(&user);
-    Ok(json_written(|out| answer.write_json(out)))
+    Ok(json_text_answer(&StoredUser::from(&user)))
 }
 
 async fn update(
@@ -174,8 +172,7 @@ async fn update(
     let today = clock::date(tenant.now());
     let (profile, status) = parse_profile(body, UserBodyKind::Update, today)?;
     let user = tenant.update_user(id, profile, status.unwrap_or(UserStatus::Active))?;
-    let answer = StoredUser::from(&user);
-    Ok(json_written(|out| answer.write_json(out)))
+    Ok(json_text_answer(&StoredUser::from(&user)))
 }
 
 #[derive(Deserialize)]
