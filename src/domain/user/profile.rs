@@ -97,12 +97,15 @@ impl UserProfile {
         }
     }
 
+    /// Text field `i` ([`ProfileText::parts`] order), `None` when absent.
+    fn part(&self, i: usize) -> Option<&str> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        (self.absent & (1 << i) == 0).then(|| &self.text[start..self.ends[i] as usize])
+    }
+
     /// The text fields.
     pub fn text(&self) -> ProfileText<'_> {
-        let part = |i: usize| {
-            let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-            (self.absent & (1 << i) == 0).then(|| &self.text[start..self.ends[i] as usize])
-        };
+        let part = |i: usize| self.part(i);
         let required = |i: usize| part(i).unwrap_or_default();
         ProfileText {
             internal_user_id: required(0),
@@ -123,9 +126,26 @@ impl UserProfile {
         }
     }
 
+    // One field without the other fourteen (what storing a user reads; `text` slices all).
+    pub fn internal_user_id(&self) -> &str {
+        self.part(0).unwrap_or_default()
+    }
+
+    pub fn state_province(&self) -> Option<&str> {
+        self.part(4)
+    }
+
+    pub fn country(&self) -> &str {
+        self.part(6).unwrap_or_default()
+    }
+
+    pub fn email(&self) -> &str {
+        self.part(10).unwrap_or_default()
+    }
+
     /// The key that makes e-mail addresses unique per tenant.
     pub fn email_key(&self) -> String {
-        self.text().email.trim().to_lowercase()
+        self.email().trim().to_lowercase()
     }
 }
 
@@ -231,6 +251,23 @@ mod tests {
         let metadata = RawValue::from_string(r#"{"a":1}"#.into()).ok();
         let profile = UserProfile::new(text, false, metadata, true);
         assert_eq!(profile.text(), text);
+        assert_eq!(
+            (
+                profile.internal_user_id(),
+                profile.email(),
+                profile.country()
+            ),
+            ("ext-1", "ana@example.com", "MEX")
+        );
+        assert_eq!(profile.state_province(), None);
+        let with_state = ProfileText {
+            state_province: Some("JAL"),
+            ..text
+        };
+        assert_eq!(
+            UserProfile::new(with_state, false, None, true).state_province(),
+            Some("JAL")
+        );
         let json = serde_json::to_value(&profile).unwrap();
         assert_eq!(json["address2"], Value::Null);
         assert_eq!(json["address1"], "");

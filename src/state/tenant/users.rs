@@ -36,7 +36,7 @@ impl Tenant {
                 self.counts.give_back(Kind::Users);
                 return Err(SimError::invalid(format!(
                     "email {:?} is already used by another user",
-                    profile.text().email
+                    profile.email()
                 )));
             }
             Entry::Vacant(v) => {
@@ -45,8 +45,8 @@ impl Tenant {
         }
         let timezone = crate::domain::user::derive_timezone(
             &self.catalog,
-            profile.text().country,
-            profile.text().state_province,
+            profile.country(),
+            profile.state_province(),
         );
         let user = Arc::new(User {
             id,
@@ -98,7 +98,7 @@ impl Tenant {
                 Entry::Occupied(_) => {
                     return Err(SimError::invalid(format!(
                         "email {:?} is already used by another user",
-                        profile.text().email
+                        profile.email()
                     )))
                 }
                 Entry::Vacant(v) => {
@@ -110,8 +110,8 @@ impl Tenant {
         let user = Arc::make_mut(&mut record.user);
         user.timezone = crate::domain::user::derive_timezone(
             &self.catalog,
-            profile.text().country,
-            profile.text().state_province,
+            profile.country(),
+            profile.state_province(),
         );
         user.profile = profile;
         user.status = status;
@@ -126,7 +126,7 @@ impl Tenant {
         internal_user_id: Option<&str>,
     ) -> Option<Arc<User>> {
         let matches = |u: &User| {
-            email.is_none_or(|e| u.profile.text().email.trim().eq_ignore_ascii_case(e.trim()))
+            email.is_none_or(|e| u.profile.email().trim().eq_ignore_ascii_case(e.trim()))
                 && first_name.is_none_or(|f| {
                     u.profile
                         .text()
@@ -134,7 +134,7 @@ impl Tenant {
                         .trim()
                         .eq_ignore_ascii_case(f.trim())
                 })
-                && internal_user_id.is_none_or(|i| u.profile.text().internal_user_id == i)
+                && internal_user_id.is_none_or(|i| u.profile.internal_user_id() == i)
         };
         if let Some(e) = email {
             let id = *self.emails.get(&Hashed::new(e.trim().to_lowercase()))?;
