@@ -7,7 +7,7 @@ use super::extract::{Query, TenantCtx};
 use super::models;
 use super::models::AvailableBalanceTxnResp;
 use super::registry::{one, Operation, Param, Schema};
-use super::{json, json_bytes, AppState};
+use super::{json, json_shared, AppState};
 use crate::domain::catalog::Catalog;
 use crate::domain::money::DecimalText;
 use crate::error::{ApiError, ApiResult};
@@ -53,9 +53,11 @@ async fn balance(State(state): State<AppState>, TenantCtx(tenant): TenantCtx) ->
 
 /// The answer of `GET /account/balance` for this tenant.
 fn balance_of(state: &AppState, tenant: &Tenant) -> Response {
-    let mut body = Vec::with_capacity(1024);
-    state.balance_json.render(tenant.balances(), &mut body);
-    json_bytes(body)
+    json_shared(tenant.balance_answer(|balances| {
+        let mut body = Vec::with_capacity(1024);
+        state.balance_json.render(balances, &mut body);
+        body
+    }))
 }
 
 /// [`balance`] the direct way (`direct.rs`).
@@ -104,9 +106,9 @@ impl BalanceJson {
     }
 
     /// Writes the JSON array of the accounts with these balances (by funding-account index).
-    pub fn render(&self, balances: Vec<(usize, rust_decimal::Decimal)>, out: &mut Vec<u8>) {
+    pub fn render(&self, balances: &[(usize, rust_decimal::Decimal)], out: &mut Vec<u8>) {
         out.push(b'[');
-        for (n, (i, balance)) in balances.into_iter().enumerate() {
+        for (n, &(i, balance)) in balances.iter().enumerate() {
             let Some((before, after)) = self.around.get(i) else {
                 continue;
             };
@@ -264,7 +266,7 @@ mod tests {
             .map(|i| (i, Decimal::new(-(i as i64) * 12_345 + 7, (i % 9) as u32)))
             .collect();
         let mut fast = Vec::new();
-        BalanceJson::new(&catalog).render(balances.clone(), &mut fast);
+        BalanceJson::new(&catalog).render(&balances, &mut fast);
         let models: Vec<AvailableBalanceTxnResp<'_>> = balances
             .iter()
             .map(|(i, b)| AvailableBalanceTxnResp {

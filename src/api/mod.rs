@@ -111,8 +111,13 @@ pub fn json_text_answer(body: &impl json_text::JsonText) -> Response {
 
 /// A 200 response with this JSON text.
 pub fn json_bytes(bytes: Vec<u8>) -> Response {
+    json_shared(axum::body::Bytes::from(bytes))
+}
+
+/// A 200 response with this JSON text, which others may share (sent without a copy).
+pub fn json_shared(bytes: axum::body::Bytes) -> Response {
     crate::state::journal::note_answer(&bytes);
-    let mut r = (StatusCode::OK, axum::body::Bytes::from(bytes)).into_response();
+    let mut r = (StatusCode::OK, bytes).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -115,7 +115,8 @@ pub struct Country {
     pub code: String,
     pub three_letter_code: String,
     pub name: String,
-    pub timezone: String,
+    /// Shared with every user it is derived for (a clone is a count, not a copy).
+    pub timezone: std::sync::Arc<str>,
 }
 
 #[derive(Debug)]

@@ -2,6 +2,7 @@
 //! for them (required fields, formats, age, the derived timezone).
 
 use std::borrow::Cow;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -44,7 +45,7 @@ pub struct User {
     pub id: super::token::UserId,
     pub status: UserStatus,
     pub created_on: Millis,
-    pub timezone: String,
+    pub timezone: Arc<str>,
     pub profile: UserProfile,
 }
 
@@ -252,30 +253,48 @@ fn age_on(born: NaiveDate, today: NaiveDate) -> i32 {
 }
 
 /// The timezone MassPay would derive for a user: by US state where it is known, else the
-/// catalog country's zone, else UTC.
-pub fn derive_timezone(catalog: &Catalog, country: &str, state: Option<&str>) -> String {
+/// catalog country's zone, else UTC. Without allocating: the zones are shared.
+pub fn derive_timezone(catalog: &Catalog, country: &str, state: Option<&str>) -> Arc<str> {
     if country == "USA" {
-        if let Some(state) = state {
-            let zone = match state.trim().to_ascii_uppercase().as_str() {
-                "CA" | "WA" | "OR" | "NV" => Some("America/Los_Angeles"),
-                "AZ" => Some("America/Phoenix"),
-                "CO" | "UT" | "NM" | "MT" | "WY" | "ID" => Some("America/Denver"),
-                "TX" | "IL" | "MN" | "WI" | "MO" | "IA" | "LA" | "OK" | "KS" | "NE" | "AL"
-                | "AR" | "MS" | "TN" | "SD" | "ND" => Some("America/Chicago"),
-                "AK" => Some("America/Anchorage"),
-                "HI" => Some("Pacific/Honolulu"),
-                _ => None,
-            };
-            if let Some(zone) = zone {
-                return zone.to_string();
-            }
+        let code = state.map(str::trim).filter(|s| s.len() == 2).map(|s| {
+            let b = s.as_bytes();
+            [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()]
+        });
+        let zone = match code.as_ref().map(|c| c.as_slice()) {
+            Some(b"CA" | b"WA" | b"OR" | b"NV") => Some(0),
+            Some(b"AZ") => Some(1),
+            Some(b"CO" | b"UT" | b"NM" | b"MT" | b"WY" | b"ID") => Some(2),
+            Some(
+                b"TX" | b"IL" | b"MN" | b"WI" | b"MO" | b"IA" | b"LA" | b"OK" | b"KS" | b"NE"
+                | b"AL" | b"AR" | b"MS" | b"TN" | b"SD" | b"ND",
+            ) => Some(3),
+            Some(b"AK") => Some(4),
+            Some(b"HI") => Some(5),
+            _ => None,
+        };
+        if let Some(zone) = zone {
+            return Arc::clone(&ZONES[zone]);
         }
     }
     catalog
         .country(country)
-        .map(|c| c.timezone.clone())
-        .unwrap_or_else(|| "UTC".to_string())
+        .map(|c| Arc::clone(&c.timezone))
+        .unwrap_or_else(|| Arc::clone(&ZONES[6]))
 }
+
+/// The zones [`derive_timezone`] names itself: US states' (in its order), then UTC.
+static ZONES: LazyLock<[Arc<str>; 7]> = LazyLock::new(|| {
+    [
+        "America/Los_Angeles",
+        "America/Phoenix",
+        "America/Denver",
+        "America/Chicago",
+        "America/Anchorage",
+        "Pacific/Honolulu",
+        "UTC",
+    ]
+    .map(Arc::from)
+});
 
 /// A KYC verification session (Veriff or Au10tix, or an ID upload).
 #[derive(Clone, Debug, Serialize)]
@@ -336,6 +355,22 @@ mod tests {
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+    }
+
+    #[test]
+    fn the_timezone_follows_the_us_state_else_the_country() {
+        let catalog = crate::fixtures::load(crate::fixtures::Source::Embedded).unwrap();
+        let zone = |country, state| derive_timezone(&catalog, country, state).to_string();
+        assert_eq!(zone("USA", Some(" ca ")), "America/Los_Angeles");
+        assert_eq!(zone("USA", Some("hi")), "Pacific/Honolulu");
+        assert_eq!(zone("USA", Some("TX")), "America/Chicago");
+        let mexico = &catalog.country("MEX").unwrap().timezone;
+        assert_eq!(zone("MEX", Some("CA")), mexico.to_string());
+        let usa = catalog.country("USA").unwrap().timezone.to_string();
+        for state in [None, Some("NY"), Some("C"), Some("CAL"), Some("é")] {
+            assert_eq!(zone("USA", state), usa, "{state:?}");
+        }
+        assert_eq!(zone("ZZZ", None), "UTC");
     }
 
     #[test]

@@ -122,13 +122,13 @@ impl Tenant {
         events: Arc<dyn EventSink>,
         due: Arc<super::sweep::DueQueue>,
     ) -> Self {
-        let balances = Balances(RwLock::new(
+        let balances = Balances::new(
             catalog
                 .funding_accounts
                 .iter()
                 .map(|a| a.initial_balance)
                 .collect(),
-        ));
+        );
         Tenant {
             key: key.into(),
             clock: TenantClock::new(origin),
@@ -214,11 +214,40 @@ impl Tenant {
     // ----- balances -------------------------------------------------------------------------
 
     pub fn balance(&self, funding: usize) -> Decimal {
-        self.balances.read()[funding]
+        self.balances.read().values[funding]
     }
 
     pub fn balances(&self) -> Vec<(usize, Decimal)> {
-        self.balances.read().iter().copied().enumerate().collect()
+        self.balances
+            .read()
+            .values
+            .iter()
+            .copied()
+            .enumerate()
+            .collect()
+    }
+
+    /// The answer `write` gives for the current balances (by funding-account index): kept
+    /// until a balance changes, so polls that see no change share one. `write` runs without the
+    /// lock; an answer is kept only if no balance changed meanwhile.
+    pub fn balance_answer(
+        &self,
+        write: impl FnOnce(&[(usize, Decimal)]) -> Vec<u8>,
+    ) -> bytes::Bytes {
+        let (balances, generation) = {
+            let state = self.balances.read();
+            if let Some(answer) = &state.answer {
+                return answer.clone();
+            }
+            let balances: Vec<_> = state.values.iter().copied().enumerate().collect();
+            (balances, state.generation)
+        };
+        let answer = bytes::Bytes::from(write(&balances));
+        let mut state = self.balances.0.write().unwrap_or_else(|p| p.into_inner());
+        if state.generation == generation {
+            state.answer = Some(answer.clone());
+        }
+        answer
     }
 
     pub fn set_balance(&self, funding: usize, value: Decimal) {
@@ -230,18 +259,57 @@ impl Tenant {
 /// of all of them (`GET /account/balance`) takes it once, and concurrent requests on one tenant
 /// share one lock word instead of passing several between their threads. Writers hold it for a
 /// few additions.
-struct Balances(RwLock<Box<[Decimal]>>);
+///
+/// It also keeps the answer of `GET /account/balance` written for the balances it holds, the
+/// request integrations poll most: the next poll sends the same bytes instead of writing six
+/// amounts again. Every write forgets it.
+struct Balances(RwLock<BalanceState>);
+
+struct BalanceState {
+    values: Box<[Decimal]>,
+    /// Counts writes: an answer written from older values is not kept.
+    generation: u64,
+    answer: Option<bytes::Bytes>,
+}
+
+/// A write to the balances: it forgets the answer written for them.
+struct BalancesWrite<'a>(std::sync::RwLockWriteGuard<'a, BalanceState>);
+
+impl std::ops::Deref for BalancesWrite<'_> {
+    type Target = [Decimal];
+    fn deref(&self) -> &[Decimal] {
+        &self.0.values
+    }
+}
+
+impl std::ops::DerefMut for BalancesWrite<'_> {
+    fn deref_mut(&mut self) -> &mut [Decimal] {
+        &mut self.0.values
+    }
+}
 
 impl Balances {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Box<[Decimal]>> {
+    fn new(values: Box<[Decimal]>) -> Self {
+        Balances(RwLock::new(BalanceState {
+            values,
+            generation: 0,
+            answer: None,
+        }))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BalanceState> {
         self.0.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Box<[Decimal]>> {
-        self.0.write().unwrap_or_else(|p| p.into_inner())
+    fn write(&self) -> BalancesWrite<'_> {
+        let mut state = self.0.write().unwrap_or_else(|p| p.into_inner());
+        state.generation += 1;
+        // Freed under the lock, rarely: only the first write after a poll has one to free.
+        state.answer = None;
+        BalancesWrite(state)
     }
 
     fn len(&self) -> usize {
-        self.read().len()
+        self.read().values.len()
     }
 }

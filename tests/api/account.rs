@@ -97,3 +97,37 @@ async fn a_payout_can_be_followed_across_prefixes() {
     let b = app.get("/v0.1.1/account/balance").await;
     assert_eq!(balance_text(&b.text, "USD"), "249897.01");
 }
+
+#[tokio::test]
+async fn every_poll_shows_the_balance_as_it_is_now() {
+    // The answer is kept between polls until a balance changes: each way of changing one must
+    // show in the very next poll, and polls without a change must agree.
+    let app = TestApp::spawn().await;
+    assert_eq!(app.balance("USD").await, "250000");
+    assert_eq!(app.balance("USD").await, "250000");
+
+    let a = app.set_balance("USD", "\"1000.25\"").await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(app.balance("USD").await, "1000.25");
+
+    let user = app.create_user().await;
+    app.store_btc_wallet(&user).await;
+    let payout = app.pending_btc_payout(&user, "100").await;
+    let polled = app.get("/account/balance").await.text;
+    let a = app.commit(&user, &payout).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let after = app.balance("USD").await;
+    assert_ne!(
+        balance_text(&polled, "USD"),
+        after,
+        "the commit's debit is not shown"
+    );
+    assert_eq!(
+        app.get("/account/balance").await.text,
+        app.get("/account/balance").await.text
+    );
+
+    // Another tenant's polls neither see nor keep this one's answer.
+    assert_eq!(app.other_tenant().balance("USD").await, "250000");
+    assert_eq!(app.balance("USD").await, after);
+}
