@@ -116,7 +116,7 @@ impl BalanceJson {
                 out.push(b',');
             }
             out.extend_from_slice(before);
-            out.extend_from_slice(DecimalText::new(balance).as_str().as_bytes());
+            out.extend_from_slice(DecimalText::new(balance).as_bytes());
             out.extend_from_slice(after);
         }
         out.push(b']');

@@ -8,6 +8,8 @@
 //! keep their derived `Serialize` (lists, the state dump, the OpenAPI document), and their tests
 //! hold the two writings equal byte for byte.
 
+use crate::domain::money::DecimalText;
+
 /// An answer that writes its own JSON: the same text its derived `Serialize` gives (each
 /// model's test holds the two equal), sent with [`super::json_text_answer`].
 pub trait JsonText {
@@ -57,6 +59,13 @@ impl<'o> Object<'o> {
     pub fn raw(&mut self, key: &'static str, json: &str) -> &mut Self {
         self.key(key);
         self.out.extend_from_slice(json.as_bytes());
+        self
+    }
+
+    /// A number member, written as its exact decimal text.
+    pub fn number(&mut self, key: &'static str, value: &DecimalText) -> &mut Self {
+        self.key(key);
+        self.out.extend_from_slice(value.as_bytes());
         self
     }
 

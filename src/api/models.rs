@@ -206,14 +206,11 @@ impl JsonText for PayoutTxnResp<'_> {
             .str("destination_currency_code", self.destination_currency_code)
             .str("source_token", &self.source_token)
             .str("destination_token", self.destination_token)
-            .raw(
-                "destination_amount",
-                amount(self.destination_amount).as_str(),
-            )
-            .raw("source_amount", amount(self.source_amount).as_str())
+            .number("destination_amount", &amount(self.destination_amount))
+            .number("source_amount", &amount(self.source_amount))
             .str("attr_set_token", &self.attr_set_token)
-            .raw("exchange_rate", amount(self.exchange_rate).as_str())
-            .raw("fee", amount(self.fee).as_str())
+            .number("exchange_rate", &amount(self.exchange_rate))
+            .number("fee", &amount(self.fee))
             .str("expiration", &self.expiration)
             .str("pickup_code", self.pickup_code)
             .str("status", self.status)

@@ -250,6 +250,10 @@ impl Catalog {
     }
 
     pub fn funding_account(&self, token: &str) -> Option<usize> {
+        // The fixture token as written (what clients send), found without parsing its UUID.
+        if let Some(i) = self.funding_accounts.iter().position(|a| a.token == token) {
+            return Some(i);
+        }
         let (_, id) = crate::domain::token::split_fixture_token(token)
             .or_else(|| uuid::Uuid::try_parse(token).ok().map(|u| ("", u)))?;
         self.funding_accounts

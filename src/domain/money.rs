@@ -131,7 +131,12 @@ impl DecimalText {
     }
 
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[self.start..]).unwrap_or("0")
+        std::str::from_utf8(self.as_bytes()).unwrap_or("0")
+    }
+
+    /// The text's bytes (ASCII), for writers of bytes: no UTF-8 check.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[self.start..]
     }
 }
 
