@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 
 /// Milliseconds since the Unix epoch: how instants are stored (8 bytes, ordered, exact).
 pub type Millis = i64;
@@ -93,14 +93,69 @@ impl TenantClock {
 
 /// RFC 3339 in UTC with a `Z` and whole seconds, as MassPay's samples show instants.
 pub fn format(ms: Millis) -> String {
-    // An instant derived from the clock (now + a quote's TTL) may pass the year 9999 by a little:
-    // it shows as the last instant, never as an empty string.
-    match Utc
-        .timestamp_millis_opt(ms.clamp(MIN_TIME, MAX_TIME))
-        .single()
-    {
-        Some(t) => t.to_rfc3339_opts(SecondsFormat::Secs, true),
-        None => String::new(),
+    TimeText::new(ms).to_string()
+}
+
+/// An instant as [`format`] writes it, `YYYY-MM-DDTHH:MM:SSZ`, without allocating: the answers
+/// of the payout path and of users carry two or three. An instant derived from the clock (now
+/// plus a quote's TTL) may pass the year 9999 by a little: it shows as the last instant
+/// (between [`MIN_TIME`] and [`MAX_TIME`] the year has four digits).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TimeText([u8; 20]);
+
+impl TimeText {
+    pub fn new(ms: Millis) -> Self {
+        use chrono::{Datelike, Timelike};
+        let t = Utc
+            .timestamp_millis_opt(ms.clamp(MIN_TIME, MAX_TIME))
+            .single()
+            .unwrap_or_default();
+        let mut text = *b"0000-00-00T00:00:00Z";
+        let fields = [
+            (0, 4, t.year().unsigned_abs()),
+            (5, 2, t.month()),
+            (8, 2, t.day()),
+            (11, 2, t.hour()),
+            (14, 2, t.minute()),
+            (17, 2, t.second()),
+        ];
+        for (at, digits, mut value) in fields {
+            for d in text[at..at + digits].iter_mut().rev() {
+                *d = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
+        TimeText(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Digits and separators only: always UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for TimeText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for TimeText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for TimeText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl serde::Serialize for TimeText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -129,6 +184,36 @@ pub fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn time_text_writes_what_chrono_writes() {
+        use chrono::{SecondsFormat, TimeZone, Utc};
+        let chrono = |ms: Millis| {
+            Utc.timestamp_millis_opt(ms.clamp(MIN_TIME, MAX_TIME))
+                .unwrap()
+                .to_rfc3339_opts(SecondsFormat::Secs, true)
+        };
+        let mut cases = vec![
+            MIN_TIME,
+            MIN_TIME - 1,
+            i64::MIN,
+            MAX_TIME,
+            MAX_TIME + 1,
+            i64::MAX,
+            951_782_400_999, // 2000-02-29T00:00:00.999Z
+            1_764_633_599_000,
+        ];
+        // Every few hours and seconds over the years, both sides of leap days.
+        let mut ms = 0i64;
+        while ms < MAX_TIME {
+            cases.push(ms);
+            ms += 7_919_999_937;
+        }
+        for ms in cases {
+            assert_eq!(format(ms), chrono(ms), "{ms}");
+            assert_eq!(TimeText::new(ms).as_str(), chrono(ms), "{ms}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -24,7 +24,8 @@ pub struct AvailableBalanceTxnResp<'a> {
 pub struct StoredUser<'a> {
     pub user_token: String,
     pub status: &'static str,
-    pub created_on: String,
+    #[schema(value_type = String)]
+    pub created_on: clock::TimeText,
     pub internal_user_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address1: Option<&'a str>,
@@ -61,7 +62,7 @@ impl<'a> StoredUser<'a> {
         StoredUser {
             user_token: u.id.token(),
             status: u.status.as_str(),
-            created_on: clock::format(u.created_on),
+            created_on: clock::TimeText::new(u.created_on),
             internal_user_id: p.internal_user_id,
             address1: p.address1,
             address2: p.address2,
@@ -136,7 +137,8 @@ pub struct PayoutTxnResp<'a> {
     pub attr_set_token: String,
     pub exchange_rate: Amount,
     pub fee: Amount,
-    pub expiration: String,
+    #[schema(value_type = String)]
+    pub expiration: clock::TimeText,
     pub pickup_code: &'a str,
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,7 +149,8 @@ pub struct PayoutTxnResp<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<&'a RawValue>,
-    pub estimated_availability: String,
+    #[schema(value_type = String)]
+    pub estimated_availability: clock::TimeText,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<&'a str>,
     /// Only in the admin state dump (and 1.0.0 history), never in a 0.1.4 payout answer.
@@ -179,7 +182,7 @@ impl<'a> PayoutTxnResp<'a> {
                 .unwrap_or_default(),
             exchange_rate: p.exchange_rate.into(),
             fee: p.fee.into(),
-            expiration: clock::format(p.expiration),
+            expiration: clock::TimeText::new(p.expiration),
             pickup_code: p.pickup_code.as_deref().unwrap_or(""),
             status: p.status.as_str(),
             payer_logo: include_logo.then_some(payer.logo.as_str()),
@@ -187,7 +190,7 @@ impl<'a> PayoutTxnResp<'a> {
             delivery_type: payer.delivery_type.as_str(),
             country_code: &payer.country,
             metadata: p.metadata.as_deref(),
-            estimated_availability: clock::format(p.estimated_availability),
+            estimated_availability: clock::TimeText::new(p.estimated_availability),
             status_reason: p.status_reason.as_deref(),
             user_token: None,
         }
@@ -373,7 +376,8 @@ pub struct PayoutEvent<'a> {
     pub attr_set_token: String,
     pub exchange_rate: Amount,
     pub fee: Amount,
-    pub expiration: String,
+    #[schema(value_type = String)]
+    pub expiration: clock::TimeText,
     pub status: &'static str,
     pub status_reason: &'a str,
     pub event_type: &'static str,

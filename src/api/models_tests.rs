@@ -22,7 +22,7 @@ fn the_user_answer_is_written_as_serde_json_writes_it() {
         let u = StoredUser {
             user_token: "usr_01ccc81e-134b-49b1-9d3d-35f46d9fda44".into(),
             status: "ACTIVE",
-            created_on: "2026-01-01T00:00:00Z".into(),
+            created_on: crate::clock::TimeText::new(1_767_225_600_000),
             internal_user_id: "4324-rOzk",
             address1: opt("2000 \"main\" st"),
             address2: opt("apt D"),
@@ -67,7 +67,7 @@ fn payout_answers_are_written_as_serde_json_writes_them() {
             attr_set_token: String::new(),
             exchange_rate: d("0.00001052"),
             fee: d("2.99"),
-            expiration: "2026-01-01T00:02:00Z".into(),
+            expiration: crate::clock::TimeText::new(1_767_225_720_000),
             pickup_code: if full { "12345678" } else { "" },
             status: "PENDING",
             payer_logo: full.then_some("https://example.com/logo.png"),
@@ -75,7 +75,7 @@ fn payout_answers_are_written_as_serde_json_writes_them() {
             delivery_type: "CRYPTOCURRENCY",
             country_code: "MEX",
             metadata: full.then_some(&*metadata),
-            estimated_availability: "2026-01-01T00:15:00Z".into(),
+            estimated_availability: crate::clock::TimeText::new(1_767_226_500_000),
             status_reason: full.then_some("Insufficient funds"),
             user_token: full.then(|| "usr_x".to_owned()),
         };
