@@ -218,13 +218,7 @@ impl Tenant {
     }
 
     pub fn balances(&self) -> Vec<(usize, Decimal)> {
-        self.balances
-            .read()
-            .values
-            .iter()
-            .copied()
-            .enumerate()
-            .collect()
+        self.balances.read().listed()
     }
 
     /// The answer `write` gives for the current balances (by funding-account index): kept
@@ -239,14 +233,10 @@ impl Tenant {
             if let Some(answer) = &state.answer {
                 return answer.clone();
             }
-            let balances: Vec<_> = state.values.iter().copied().enumerate().collect();
-            (balances, state.generation)
+            (state.listed(), state.generation)
         };
         let answer = bytes::Bytes::from(write(&balances));
-        let mut state = self.balances.0.write().unwrap_or_else(|p| p.into_inner());
-        if state.generation == generation {
-            state.answer = Some(answer.clone());
-        }
+        self.balances.keep_answer(generation, &answer);
         answer
     }
 
@@ -270,6 +260,13 @@ struct BalanceState {
     /// Counts writes: an answer written from older values is not kept.
     generation: u64,
     answer: Option<bytes::Bytes>,
+}
+
+impl BalanceState {
+    /// The balances by funding-account index.
+    fn listed(&self) -> Vec<(usize, Decimal)> {
+        self.values.iter().copied().enumerate().collect()
+    }
 }
 
 /// A write to the balances: it forgets the answer written for them.
@@ -299,6 +296,14 @@ impl Balances {
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BalanceState> {
         self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps `answer`, written from the balances of `generation`, unless a write came since.
+    fn keep_answer(&self, generation: u64, answer: &bytes::Bytes) {
+        let mut state = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if state.generation == generation {
+            state.answer = Some(answer.clone());
+        }
     }
 
     fn write(&self) -> BalancesWrite<'_> {
