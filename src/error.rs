@@ -136,8 +136,9 @@ pub fn wording(status: StatusCode) -> (&'static str, &'static str, &'static str)
 }
 
 /// MassPay's error body (both versions' keys).
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = Error)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Error))]
 pub struct ErrorBody<'a> {
     code: u16,
     title: &'static str,
@@ -147,14 +148,15 @@ pub struct ErrorBody<'a> {
     #[serde(rename = "Exception")]
     exception: &'static str,
     #[serde(rename = "Errors")]
-    #[schema(value_type = Vec<String>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     errors: &'a [String],
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail<'a> {
     reason: &'a str,
-    #[schema(value_type = Vec<String>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     details: &'a [String],
 }
 

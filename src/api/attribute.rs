@@ -135,14 +135,16 @@ async fn store(
     }))
 }
 
-#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[derive(serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VelocityItem {
     #[serde(rename = "type")]
     kind: Option<String>,
     value: Option<String>,
 }
 
-#[derive(serde::Serialize, utoipa::ToSchema)]
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VelocityMatch<'a> {
     user_token: String,
     #[serde(rename = "type")]
@@ -203,7 +205,8 @@ async fn velocity(
     })
 }
 
-#[derive(serde::Serialize, utoipa::ToSchema)]
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AllAttributesResp<'a> {
     destination_token: &'a str,
     payer_logo: &'a str,

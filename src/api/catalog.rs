@@ -374,7 +374,8 @@ const AGREEMENTS: &[(i64, &str, &str)] = &[
     (4, "Privacy Policy", "2025-09-30T00:00:00Z"),
 ];
 
-#[derive(serde::Serialize, utoipa::ToSchema)]
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgreementName {
     name: &'static str,
     last_modified: &'static str,
@@ -382,7 +383,8 @@ pub struct AgreementName {
     mime_type: &'static str,
 }
 
-#[derive(serde::Serialize, utoipa::ToSchema)]
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Agreement {
     name: &'static str,
     content: String,

@@ -72,7 +72,8 @@ pub const OPERATIONS: &[Operation] = &[
     },
 ];
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoadTxnResp {
     pub load_token: String,
     pub status: &'static str,
@@ -80,7 +81,8 @@ pub struct LoadTxnResp {
     pub wallet_token: String,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Loads<'a> {
     load_token: String,
     time_of_load: String,
@@ -92,7 +94,7 @@ pub struct Loads<'a> {
     notes: &'a str,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     metadata: Option<&'a serde_json::value::RawValue>,
 }
 
@@ -147,7 +149,8 @@ fn load_token(q: LoadTokenQuery) -> ApiResult<String> {
         .ok_or_else(|| ApiError::bad_request("query parameter load_token is required"))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NotificationResult {
     pub success: bool,
 }

@@ -187,7 +187,8 @@ pub fn app(state: AppState) -> Edge {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     status: &'static str,
 }

@@ -13,18 +13,20 @@ use crate::domain::payout::{CommitOutcome, Payout};
 use crate::domain::token;
 use crate::domain::user::User;
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AvailableBalanceTxnResp<'a> {
     pub token: &'a str,
     pub balance: Amount,
     pub currency_code: &'a str,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredUser<'a> {
     pub user_token: String,
     pub status: &'static str,
-    #[schema(value_type = String)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub created_on: clock::TimeText,
     pub internal_user_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,7 +54,7 @@ pub struct StoredUser<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date_of_birth: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<&'a RawValue>,
 }
 
@@ -115,7 +117,8 @@ impl JsonText for StoredUser<'_> {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FoundUser<'a> {
     pub user_token: String,
     pub first_name: &'a str,
@@ -123,13 +126,14 @@ pub struct FoundUser<'a> {
     pub internal_user_id: &'a str,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PayoutTxnResp<'a> {
     pub payout_token: String,
     pub client_transfer_id: &'a str,
     pub source_currency_code: &'a str,
     pub destination_currency_code: &'a str,
-    #[schema(value_type = String)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub source_token: std::borrow::Cow<'a, str>,
     pub destination_token: &'a str,
     pub destination_amount: Amount,
@@ -137,7 +141,7 @@ pub struct PayoutTxnResp<'a> {
     pub attr_set_token: String,
     pub exchange_rate: Amount,
     pub fee: Amount,
-    #[schema(value_type = String)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub expiration: clock::TimeText,
     pub pickup_code: &'a str,
     pub status: &'static str,
@@ -147,9 +151,9 @@ pub struct PayoutTxnResp<'a> {
     pub delivery_type: &'static str,
     pub country_code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<&'a RawValue>,
-    #[schema(value_type = String)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub estimated_availability: clock::TimeText,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<&'a str>,
@@ -229,7 +233,8 @@ impl JsonText for PayoutTxnResp<'_> {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PayoutTxnCommitResp<'a> {
     pub payout_token: String,
     pub status: &'static str,
@@ -262,7 +267,8 @@ impl JsonText for PayoutTxnCommitResp<'_> {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttrsRequirement<'a> {
     pub token: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -303,24 +309,28 @@ impl<'a> AttrsRequirement<'a> {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttrSetToken {
     pub attr_set_token: String,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CountryResp<'a> {
     pub code: &'a str,
     pub name: &'a str,
     pub three_letter_code: &'a str,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompaniesResp<'a> {
     pub companies: Vec<CompanyResp<'a>>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompanyResp<'a> {
     pub company_logo: &'a str,
     pub services: Vec<ServiceResp<'a>>,
@@ -329,14 +339,16 @@ pub struct CompanyResp<'a> {
     pub company_name: &'a str,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceResp<'a> {
     pub country_code: &'a str,
     pub delivery_type: &'static str,
     pub payers: Vec<ServicePayerResp<'a>>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServicePayerResp<'a> {
     pub destination_token: &'a str,
     pub payer_logo: &'a str,
@@ -353,14 +365,16 @@ pub struct ServicePayerResp<'a> {
     pub is_dynamic_token: bool,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PayerExchangeRate<'a> {
     pub currency_symbol: &'a str,
     pub exchange_rate: Amount,
 }
 
 /// The `payout` webhook payload (reference §0.6), in the sample's field order.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PayoutEvent<'a> {
     pub payout_token: String,
     pub client_transfer_id: &'a str,
@@ -368,7 +382,7 @@ pub struct PayoutEvent<'a> {
     pub destination_currency_code: &'a str,
     pub country_code: &'a str,
     pub payer_name: &'a str,
-    #[schema(value_type = String)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub source_token: std::borrow::Cow<'a, str>,
     pub destination_token: &'a str,
     pub destination_amount: Amount,
@@ -376,7 +390,7 @@ pub struct PayoutEvent<'a> {
     pub attr_set_token: String,
     pub exchange_rate: Amount,
     pub fee: Amount,
-    #[schema(value_type = String)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub expiration: clock::TimeText,
     pub status: &'static str,
     pub status_reason: &'a str,
@@ -409,7 +423,8 @@ impl<'a> PayoutEvent<'a> {
 }
 
 /// A base64 document (`GetTransactionConfirmationDetails200Response`, `GetAccountStatement200Response`).
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileContent {
     pub content: String,
 }
@@ -424,7 +439,8 @@ impl FileContent {
 }
 
 /// One transaction of a user's history.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TxnHistoryResp<'a> {
     pub token: String,
     #[serde(rename = "type")]
@@ -443,9 +459,9 @@ pub struct TxnHistoryResp<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pickup_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub source_token: Option<std::borrow::Cow<'a, str>>,
-    #[schema(value_type = String)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub destination_token: std::borrow::Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_type: Option<&'static str>,

@@ -18,16 +18,30 @@
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
+#[cfg(feature = "openapi")]
 use utoipa::openapi::{RefOr, Schema as OaSchema};
+#[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
 use super::{AppState, V0_PREFIXES, V1_PREFIX};
 
 /// The collected component schemas of `/openapi.json` (name, schema).
+#[cfg(feature = "openapi")]
 pub type Components = Vec<(String, RefOr<OaSchema>)>;
+/// A schema, or a reference to one, in `/openapi.json`.
+#[cfg(feature = "openapi")]
+pub type SchemaRef = RefOr<OaSchema>;
+
+/// Without the `openapi` feature (every build but the tests': the document is the committed
+/// `openapi.json`, see `openapi.rs`) the schemas are not built, and utoipa is not compiled.
+#[cfg(not(feature = "openapi"))]
+pub type Components = ();
+#[cfg(not(feature = "openapi"))]
+pub type SchemaRef = ();
 
 /// Registers `T` (and the schemas it refers to) and answers a reference to it.
-pub fn one<T: ToSchema>(c: &mut Components) -> RefOr<OaSchema> {
+#[cfg(feature = "openapi")]
+pub fn one<T: ToSchema>(c: &mut Components) -> SchemaRef {
     let name = T::name().into_owned();
     if !c.iter().any(|(n, _)| *n == name) {
         c.push((name.clone(), T::schema()));
@@ -36,15 +50,19 @@ pub fn one<T: ToSchema>(c: &mut Components) -> RefOr<OaSchema> {
     RefOr::Ref(utoipa::openapi::Ref::from_schema_name(name))
 }
 
+/// Without the `openapi` feature: nothing to register.
+#[cfg(not(feature = "openapi"))]
+pub fn one<T>(_: &mut Components) -> SchemaRef {}
+
 /// A schema of a request body or an answer.
 #[derive(Clone, Copy)]
 pub enum Schema {
-    One(fn(&mut Components) -> RefOr<OaSchema>),
-    Many(fn(&mut Components) -> RefOr<OaSchema>),
+    One(fn(&mut Components) -> SchemaRef),
+    Many(fn(&mut Components) -> SchemaRef),
     /// One of two (1.0.0's initiate answers a commit when `auto_commit` is set).
     Either(
-        fn(&mut Components) -> RefOr<OaSchema>,
-        fn(&mut Components) -> RefOr<OaSchema>,
+        fn(&mut Components) -> SchemaRef,
+        fn(&mut Components) -> SchemaRef,
     ),
     /// An array of strings.
     Strings,

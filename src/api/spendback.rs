@@ -45,14 +45,16 @@ pub const OPERATIONS: &[Operation] = &[
     },
 ];
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SpendBackTxnResp<'a> {
     spendback_token: String,
     client_spendback_id: &'a str,
     status: &'static str,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SpendBacks<'a> {
     spendback_token: String,
     time_of_spendback: String,
@@ -63,7 +65,7 @@ pub struct SpendBacks<'a> {
     source_currency_code: &'a str,
     notes: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     metadata: Option<&'a serde_json::value::RawValue>,
 }
 

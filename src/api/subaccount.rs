@@ -73,7 +73,8 @@ fn require(body: &Map<String, Value>, fields: &[&str], p: &mut Problems) {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubaccountResp {
     subaccount_token: String,
     api_key: String,
@@ -121,7 +122,8 @@ async fn create(
     }))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UboResp {
     subaccount_ubo_token: String,
 }
@@ -170,7 +172,8 @@ async fn add_ubo(
     }))
 }
 
-#[derive(Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Uploaded {
     status: &'static str,
 }

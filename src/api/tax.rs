@@ -52,14 +52,16 @@ pub struct TaxQuery {
 }
 
 /// 1.0.0 types `postal_code` as a number.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum PostalCode<'a> {
     Text(&'a str),
     Number(u64),
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaxYearUserResp<'a> {
     user_token: String,
     address1: &'a str,
@@ -177,7 +179,8 @@ pub struct InterviewQuery {
     return_url: Option<String>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InterviewLink {
     interview_url: String,
 }

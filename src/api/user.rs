@@ -213,7 +213,8 @@ async fn lookup(TenantCtx(tenant): TenantCtx, Query(q): Query<LookupQuery>) -> A
 
 // ----- KYC -------------------------------------------------------------------------------------
 
-#[derive(serde::Serialize, utoipa::ToSchema)]
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionLink {
     session_url: String,
 }
@@ -249,7 +250,8 @@ fn kyc_link(
 }
 
 /// `IDUpload` as sent.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IdUpload {
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -293,7 +295,8 @@ pub fn check_id_uploads(items: &[IdUpload]) -> ApiResult<()> {
     Ok(p.finish("ID upload", ())?)
 }
 
-#[derive(serde::Serialize, utoipa::ToSchema)]
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadResult {
     session_id: String,
     status: &'static str,
@@ -316,7 +319,8 @@ async fn upload_id(
     }))
 }
 
-#[derive(serde::Serialize, utoipa::ToSchema)]
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KycSessionResp {
     provider: &'static str,
     session_id: String,

@@ -111,7 +111,8 @@ pub const OPERATIONS: &[Operation] = &[
     },
 ];
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WalletTxnResp<'a> {
     user_token: String,
     token: String,
@@ -168,7 +169,8 @@ async fn resend(
     Ok(json(&NotificationResult { success: true }))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AutopayResp {
     token: String,
     destination_token: String,
@@ -235,14 +237,16 @@ async fn delete_rule(
 }
 
 /// `card_number` is an integer in 0.1.4 and a string in 1.0.0.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum CardNumber {
     Integer(u64),
     Text(String),
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CardInfo {
     card_number: CardNumber,
     cvv: String,

@@ -27,16 +27,18 @@ impl AttrSet {
 }
 
 /// `AttrTxn` as sent.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttrTxnBody {
     pub values: Option<Vec<AttrValueBody>>,
     pub attr_set_token: Option<String>,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttrValueBody {
     pub token: Option<String>,
-    #[schema(value_type = Option<String>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub value: Option<Value>,
 }
 

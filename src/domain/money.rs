@@ -249,6 +249,7 @@ pub fn deserialize_fixture_decimal_opt<'de, D: Deserializer<'de>>(
 }
 
 /// In the OpenAPI document an amount is a JSON number (it is written exactly, never as a string).
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Amount {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::schema::ObjectBuilder::new()
@@ -259,6 +260,7 @@ impl utoipa::PartialSchema for Amount {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for Amount {}
 
 #[cfg(test)]

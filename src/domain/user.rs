@@ -51,7 +51,8 @@ pub struct User {
 
 // Its text is borrowed from the request body where it has no escapes (no allocation a field).
 /// The body of `POST /user` (and, with `status`, of `PUT /user/{token}`) as sent.
-#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserBody<'a> {
     #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub status: Option<Cow<'a, str>>,
@@ -85,12 +86,12 @@ pub struct UserBody<'a> {
     pub business_name: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "super::borrowed")]
     pub date_of_birth: Option<Cow<'a, str>>,
-    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<Box<RawValue>>,
     pub notify_user: Option<bool>,
     /// Read-only fields a client may echo back from a stored user; ignored.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub created_on: Option<Value>,
 }
 

@@ -144,38 +144,41 @@ pub struct SpendBack {
 }
 
 /// `LoadTxn` as sent.
-#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoadTxnBody {
     pub client_load_id: Option<String>,
     pub source_token: Option<String>,
-    #[schema(value_type = Option<f64>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
     pub amount: Option<Box<RawValue>>,
     pub source_currency_code: Option<String>,
     pub notes: Option<String>,
     pub notify_user: Option<bool>,
     pub time_to_process: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<serde_json::Value>,
 }
 
 /// `SpendBackTxn` as sent.
-#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SpendBackTxnBody {
     pub client_spendback_id: Option<String>,
     pub source_token: Option<String>,
     pub source_currency_code: Option<String>,
-    #[schema(value_type = Option<f64>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
     pub amount: Option<Box<RawValue>>,
     pub notes: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<serde_json::Value>,
 }
 
 /// `AutopayRule` as sent.
-#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AutopayRuleBody {
     pub destination_token: Option<String>,
-    #[schema(value_type = Option<f64>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
     pub percentage: Option<Box<RawValue>>,
     pub attr_set_token: Option<String>,
 }

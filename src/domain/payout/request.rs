@@ -11,7 +11,8 @@ use crate::domain::catalog::ANY_PRECISION;
 use crate::domain::error::SimError;
 
 /// `PayoutTxn` as sent.
-#[derive(serde::Deserialize, Default, utoipa::ToSchema)]
+#[derive(serde::Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PayoutTxnBody<'a> {
     #[serde(default, borrow, deserialize_with = "crate::domain::borrowed")]
     pub client_transfer_id: Option<Cow<'a, str>>,
@@ -24,15 +25,15 @@ pub struct PayoutTxnBody<'a> {
     #[serde(default, borrow, deserialize_with = "crate::domain::borrowed")]
     pub destination_token: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    #[schema(value_type = Option<f64>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
     pub destination_amount: Option<&'a RawValue>,
     #[serde(borrow)]
-    #[schema(value_type = Option<f64>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
     pub source_amount: Option<&'a RawValue>,
     #[serde(default, borrow, deserialize_with = "crate::domain::borrowed")]
     pub attr_set_token: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<&'a RawValue>,
     pub notify_user: Option<bool>,
     /// API 1.0.0: commit at once (same currency only).
