@@ -184,6 +184,8 @@ pub fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn time_text_writes_what_chrono_writes() {
         use chrono::{SecondsFormat, TimeZone, Utc};
@@ -213,8 +215,6 @@ mod tests {
             assert_eq!(TimeText::new(ms).as_str(), chrono(ms), "{ms}");
         }
     }
-
-    use super::*;
 
     #[test]
     fn advance_moves_only_this_tenant() {
