@@ -432,7 +432,7 @@ def wrk(server, path, seconds, script=None, args=(), label="", allow_non2xx=Fals
     if (r["non2xx"] or r["socket_errors"]) and not allow_non2xx:
         raise BenchError(
             f"{server.name} {label}: {r['non2xx']} non-2xx answers, {r['socket_errors']} socket "
-            f"errors under load (SPEC §8: no errors under load)\n{out.stdout}"
+            f"errors under load (SPEC §8: no errors under load)\n{stdout}"
         )
     return r
 

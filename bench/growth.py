@@ -6,6 +6,9 @@ here as a p99 far above the baseline's.
 
     bench/run.sh builds the binaries; then: python3 bench/growth.py   (GROWTH_SECONDS=30)
 
+A tenant holds at most 2,000,000 users (README, "Limits"): where POST /user runs faster than
+~66 k/s, shorten GROWTH_SECONDS (18 s at ~95 k/s), or the cap's 422s fail the run.
+
 Uses bench.py's servers, wrk driver and Lua scripts; prints a markdown table.
 """
 import os
