@@ -81,16 +81,6 @@ fi
 if [ "$PGO_BASELINE" = 1 ]; then
   export BASELINE_BIN="$BENCH/target/pgo-use/dist/masspay-baseline"
 fi
-# The profile-guided builds need an llvm-profdata of rustc's LLVM (packaging/pgo/profile.sh looks
-# for one): on a fresh machine, rustup's llvm-tools component gives it.
-if [ "$PGO" = 1 ] && [ -z "${SKIP_BUILD:-}" ] && [ -z "${LLVM_PROFDATA:-}" ] \
-  && command -v rustup >/dev/null 2>&1; then
-  host="$(rustc -vV | sed -n 's/^host: //p')"
-  if [ ! -x "$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata" ]; then
-    say "rustup component add llvm-tools (llvm-profdata, for the profile-guided builds)"
-    rustup component add llvm-tools >/dev/null 2>&1 || say "(llvm-tools could not be added)"
-  fi
-fi
 # build DIR TARGET_DIR BIN PGO: `cargo build --profile $PROFILE`, profile-guided when PGO is 1.
 build() {
   local dir="$1" target_dir="$2" bin="$3" pgo="$4" flags="${RUSTFLAGS:-}"

@@ -50,6 +50,12 @@ find_profdata() {
       return 0
     fi
   done
+  # None yet: rustup's llvm-tools component gives the right one (once per toolchain).
+  if [ ! -e "$sysroot/lib/rustlib/$host/bin/llvm-profdata" ] && command -v rustup >/dev/null 2>&1 \
+    && rustup component add llvm-tools >/dev/null 2>&1; then
+    echo "$sysroot/lib/rustlib/$host/bin/llvm-profdata"
+    return 0
+  fi
   echo "profile.sh: no llvm-profdata of LLVM $major (rustc's) found: run \`rustup component add llvm-tools\`, install llvm-$major, or set LLVM_PROFDATA" >&2
   return 1
 }
