@@ -397,8 +397,10 @@ def proc_cpu_of_last_child():
     return d
 
 
-def wrk(server, path, seconds, script=None, args=(), label="", allow_non2xx=False):
+def wrk(server, path, seconds, script=None, args=(), label="", allow_non2xx=False, prefix=()):
+    """wrk against `server` (after `prefix`, e.g. a taskset), parsed; "stdout" is its output."""
     cmd = [
+        *prefix,
         "wrk",
         f"-t{THREADS}",
         f"-c{CONNECTIONS}",
@@ -426,6 +428,7 @@ def wrk(server, path, seconds, script=None, args=(), label="", allow_non2xx=Fals
         raise BenchError(f"wrk failed ({proc.returncode}): {stderr}\n{stdout}")
     server.check_alive()
     r = parse_wrk(stdout)
+    r["stdout"] = stdout
     r["cpu_s"] = server.cpu_s() - cpu0
     r["cpu_us"] = r["cpu_s"] * 1e6 / r["requests"] if r["requests"] else None
     r["wrk_cpu_us"] = wrk_cpu * 1e6 / r["requests"] if r["requests"] else None

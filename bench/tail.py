@@ -14,7 +14,6 @@ moves only the upper ones.
 Uses bench.py's servers and commit_flow.lua.
 """
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -47,23 +46,16 @@ def one(name, binary, rnd, script):
         if PIN:
             subprocess.run(["taskset", "-a", "-p", "-c", "1", str(s.proc.pid)], check=True,
                            capture_output=True)
-        cmd = (["taskset", "-c", "0"] if PIN else []) + [
-            "wrk", f"-t{B.THREADS}", f"-c{B.CONNECTIONS}", f"-d{SECONDS}s",
-            "-H", f"Authorization: Bearer {B.KEY}", "-s", script,
-            f"{s.url}/v0.1.4/payout/{user}", "--", user, f"t{rnd}"]
-        cpu0, ru0 = s.cpu_s(), resource.getrusage(resource.RUSAGE_CHILDREN)
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS + 60).stdout
-        cpu1, ru1 = s.cpu_s(), resource.getrusage(resource.RUSAGE_CHILDREN)
-        s.check_alive()
+        r = B.wrk(s, f"/v0.1.4/payout/{user}", SECONDS, script, [user, f"t{rnd}"],
+                  label="tail", prefix=["taskset", "-c", "0"] if PIN else [])
     finally:
         s.close()
-    counts = dict(kv.split("=") for kv in out.split("BENCH ", 1)[1].split("\n", 1)[0].split())
-    commits, failures = int(counts["commits"]), int(counts["failures"])
+    commits, failures = r["bench"].get("commits", 0), r["bench"].get("failures", 0)
     if failures or not commits:
         raise B.BenchError(f"{name}: {failures} unexpected answers, {commits} commits")
-    wrk_s = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
-    tail = [float(x) for x in out.split("TAIL ", 1)[1].split()]
-    return commits / SECONDS, (cpu1 - cpu0) * 1e6 / commits, wrk_s * 1e6 / commits, tail
+    tail = [float(x) for x in r["stdout"].split("TAIL ", 1)[1].split()]
+    return (commits / SECONDS, r["cpu_s"] * 1e6 / commits,
+            r["wrk_cpu_us"] * r["requests"] / commits, tail)
 
 
 def main():
